@@ -1,0 +1,39 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   # the main job end to end on a bundled real dataset
+#   make test   # lint + the whole test suite
+# Each creates the virtual environment it needs (.venv) when it is missing or stale.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench venv clean
+
+venv: $(STAMP)
+
+# torch and torchvision are pinned first: pip takes these two builds from this machine's disk
+# (see ../shared/ENV.md); an unpinned torch would download gigabytes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rung demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check rung tests benchmarks examples
+
+test: $(STAMP)
+	$(BIN)/ruff check rung tests benchmarks examples
+	$(BIN)/python -m pytest -q --timeout 900 --durations 15
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/learner_overhead.py
+	$(BIN)/python benchmarks/startup.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,37 @@
+"""rung: practical deep learning, from your own data to a deployed model, rung by rung.
+
+Importing ``rung`` is cheap: heavy libraries (torch, timm, transformers, gradio) load only
+when a name that needs them is first used.
+
+>>> import rung
+>>> rung.__version__
+'0.1.0'
+"""
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first use)
+_LAZY = {
+    "Learner": "rung.learner",
+    "DataLoaders": "rung.data.core",
+    "TensorLoader": "rung.data.core",
+    "load": "rung.predict",
+    "seed_everything": "rung.utils",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rung' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

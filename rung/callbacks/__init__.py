@@ -1,0 +1,1 @@
+"""Callbacks for the Learner: schedules, metrics, progress, checkpoints and more."""

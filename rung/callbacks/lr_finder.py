@@ -1,0 +1,195 @@
+"""The learning-rate finder: an exponential LR sweep that stops when the loss explodes.
+
+It trains on a few batches with the LR growing from ``start_lr`` to ``end_lr``, records the
+smoothed loss, puts the weights and optimiser back exactly as they were, and suggests LRs:
+
+- ``valley``: in the longest stretch where the loss keeps falling, a point about halfway down
+  (fastai's default, and ours);
+- ``slide``: walking back from the end, the first LR where the loss curve stops bending;
+- ``minimum``: a tenth of the LR with the lowest loss;
+- ``steep``: the LR where the loss falls fastest.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rung.callbacks.core import Callback, CancelFitException, CancelValidateException
+
+if TYPE_CHECKING:
+    from rung.learner import Learner
+
+__all__ = ["LRFinder", "LRFindResult", "lr_find", "valley", "slide", "minimum", "steep"]
+
+
+def valley(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """LR at 1/2 of the way down the longest strictly-decreasing run of losses (by index).
+
+    >>> lrs = np.geomspace(1e-5, 1, 9); losses = np.array([5, 5, 4, 3, 2, 1, 0.5, 3, 9.0])
+    >>> float(valley(lrs, losses)) == float(lrs[3])
+    True
+    """
+    n = len(losses)
+    # run[i]: length of the longest decreasing subsequence ending at i; start[i]: where it began
+    run, start = np.ones(n, dtype=int), np.arange(n)
+    for i in range(1, n):
+        for j in range(i):
+            if losses[i] < losses[j] and run[j] + 1 > run[i]:
+                run[i], start[i] = run[j] + 1, start[j]
+    end = int(np.argmax(run))
+    first = int(start[end])
+    idx = first + (end - first) // 2
+    return float(lrs[idx])
+
+
+def slide(lrs: np.ndarray, losses: np.ndarray, lr_diff: int = 15, thresh: float = 0.005) -> float:
+    """From the end, slide a window back until the loss's slope at both ends agrees."""
+    grad = np.gradient(losses)
+    r, l_ = len(losses) - 1, len(losses) - 1 - lr_diff
+    best = lrs[max(l_, 0)]
+    while l_ >= 0 and abs(grad[r] - grad[l_]) > thresh:
+        best = lrs[l_]
+        r, l_ = r - 1, l_ - 1
+    return float(best)
+
+
+def minimum(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """A tenth of the LR at the lowest loss."""
+    return float(lrs[int(np.argmin(losses))] / 10)
+
+
+def steep(lrs: np.ndarray, losses: np.ndarray) -> float:
+    """LR where the loss falls fastest against log(LR)."""
+    grad = np.gradient(losses, np.log(lrs))
+    return float(lrs[int(np.argmin(grad))])
+
+
+SUGGESTERS = {"valley": valley, "slide": slide, "minimum": minimum, "steep": steep}
+
+
+@dataclass
+class LRFindResult:
+    """What :func:`lr_find` found: the sweep, the suggestions and the plot's path."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    suggestions: dict[str, float] = field(default_factory=dict)
+    plot: Path | None = None
+
+    @property
+    def suggested(self) -> float:
+        """The default suggestion (valley)."""
+        return self.suggestions["valley"]
+
+    def save_plot(self, path: str | Path) -> Path:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 4))
+        ax = fig.add_subplot()
+        ax.plot(self.lrs, self.losses)
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("loss (smoothed)")
+        markers = {"valley": "o", "slide": "s", "minimum": "v", "steep": "^"}
+        for name, lr in self.suggestions.items():
+            i = int(np.argmin(np.abs(np.log(self.lrs) - math.log(lr))))
+            ax.plot(lr, self.losses[i], markers.get(name, "x"), label=f"{name}: {lr:.2e}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        self.plot = Path(path)
+        return self.plot
+
+
+class LRFinder(Callback):
+    """Sets an exponentially growing LR each batch and stops when the loss diverges."""
+
+    order = 10
+
+    def __init__(
+        self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True
+    ) -> None:
+        self.start_lr, self.end_lr, self.num_it, self.stop_div = start_lr, end_lr, num_it, stop_div
+
+    def before_fit(self) -> None:
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.best, self.avg = math.inf, 0.0
+
+    def before_batch(self) -> None:
+        if not self.learn.training:
+            return
+        pct = self.learn.train_iter / max(1, self.num_it - 1)
+        lr = self.start_lr * (self.end_lr / self.start_lr) ** pct
+        self.learn.set_hyper("lr", [lr] * len(self.learn.opt.param_groups))
+        self.lrs.append(lr)
+
+    def after_batch(self) -> None:
+        if not self.learn.training:
+            return
+        loss = float(self.learn.loss)
+        # exponential moving average with bias correction, as in fastai's Recorder
+        self.avg = 0.98 * self.avg + 0.02 * loss
+        smooth = self.avg / (1 - 0.98 ** len(self.lrs))
+        self.losses.append(smooth)
+        self.best = min(self.best, smooth)
+        if (self.stop_div and (smooth > 4 * self.best or not math.isfinite(smooth))) or len(
+            self.lrs
+        ) >= self.num_it:
+            raise CancelFitException()
+
+    def before_validate(self) -> None:
+        raise CancelValidateException()
+
+
+def lr_find(
+    learn: Learner,
+    start_lr: float = 1e-7,
+    end_lr: float = 10,
+    num_it: int = 100,
+    stop_div: bool = True,
+    plot_path: str | Path | None = "lr_find.png",
+) -> LRFindResult:
+    """Run the LR finder on ``learn`` and put the model and optimiser back as they were.
+
+    The plot is saved to ``plot_path`` (relative paths go under ``learn.path``); pass ``None``
+    to skip it.
+    """
+    model_state = copy.deepcopy(learn.model.state_dict())
+    if learn.opt is None:
+        learn.create_opt()
+    opt_state = copy.deepcopy(learn.opt.state_dict())
+    finder = LRFinder(start_lr, end_lr, num_it, stop_div)
+    n_epoch = math.ceil(num_it / max(1, len(learn.dls.train)))
+    progress = getattr(learn, "progress_callback", None)
+    if progress is not None:
+        learn.remove_cb(progress)
+    try:
+        learn.fit(n_epoch, cbs=[finder])
+    finally:
+        learn.model.load_state_dict(model_state)
+        learn.opt.load_state_dict(opt_state)
+        if progress is not None:
+            learn.add_cb(progress)
+    lrs, losses = np.array(finder.lrs[: len(finder.losses)]), np.array(finder.losses)
+    # drop the last few points where the loss exploded: they would dominate the suggestions
+    keep = max(3, len(losses) - 1) if len(losses) > 5 else len(losses)
+    lrs, losses = lrs[:keep], losses[:keep]
+    if len(losses) < 3:
+        raise RuntimeError(
+            f"lr_find ran only {len(losses)} batches before the loss diverged; lower start_lr "
+            f"(now {start_lr:g}) or check the data and loss."
+        )
+    result = LRFindResult(lrs, losses, {name: fn(lrs, losses) for name, fn in SUGGESTERS.items()})
+    if plot_path is not None:
+        path = Path(plot_path)
+        path = path if path.is_absolute() else learn.path / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.save_plot(path)
+    return result

@@ -1,0 +1,56 @@
+"""Gathers validation predictions and computes the loss and every metric over the whole set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from rung.callbacks.core import Callback
+
+__all__ = ["MetricsCallback"]
+
+
+def metric_name(fn: Callable) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+class MetricsCallback(Callback):
+    """Collects (and, across processes, gathers) validation predictions and targets, then
+    sets ``learn.valid_results``: ``{"valid_loss": ..., <metric name>: ...}``.
+
+    Each validation row is counted exactly once, also with several processes (Accelerate's
+    ``gather_for_metrics`` drops the rows it repeated to even out the shards).
+    """
+
+    order = 40
+
+    def __init__(self, metrics: Sequence[Callable] = ()) -> None:
+        self.metrics = list(metrics)
+        self.names = [metric_name(m) for m in self.metrics]
+
+    def before_validate(self) -> None:
+        self.preds: list[torch.Tensor] = []
+        self.targets: list[torch.Tensor] = []
+
+    def after_loss(self) -> None:
+        if self.learn.training:
+            return
+        pred, targ = self.learn.pred.detach().float(), self.learn.yb.detach()
+        if self.learn.accelerator.num_processes > 1:
+            pred, targ = self.learn.accelerator.gather_for_metrics((pred, targ))
+        self.preds.append(pred)
+        self.targets.append(targ)
+
+    def after_validate(self) -> None:
+        if not self.preds:
+            self.learn.valid_results = {}
+            return
+        preds, targets = torch.cat(self.preds), torch.cat(self.targets)
+        self.n_valid = len(targets)
+        with torch.no_grad():
+            results = {"valid_loss": float(self.learn.loss_func(preds, targets))}
+        for name, fn in zip(self.names, self.metrics):
+            results[name] = float(fn(preds.cpu(), targets.cpu()))
+        self.learn.valid_results = results
+        self.preds, self.targets = [], []

@@ -1,0 +1,1 @@
+"""The data rung: splitters, datasets from folders/CSV/DataFrames, transforms, loaders."""

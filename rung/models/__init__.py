@@ -1,0 +1,1 @@
+"""Model architectures rung builds by name (kept free of training engineering)."""

@@ -1,0 +1,1 @@
+"""Writeups, the runs index and doctor checks."""

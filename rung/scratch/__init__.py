@@ -1,0 +1,1 @@
+"""Deep learning from scratch: plain torch/numpy versions of what the library does."""
