@@ -30,3 +30,32 @@ def titanic_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def cats_dogs_dir(shared_data: Path) -> Path:
     return shared_data / "cats_dogs"
+
+
+def make_regression_dls(n: int = 256, n_features: int = 3, batch_size: int = 32, seed: int = 0):
+    """y = x @ w + 1 + small noise, split 80/20: a problem a linear model solves."""
+    import torch
+
+    from rung.data.core import DataLoaders
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, n_features, generator=g)
+    w = torch.arange(1.0, n_features + 1).unsqueeze(1)
+    y = x @ w + 1 + 0.01 * torch.randn(n, 1, generator=g)
+    return DataLoaders.from_tensors(x, y, valid_pct=0.2, seed=seed, batch_size=batch_size)
+
+
+@pytest.fixture
+def regression_learner():
+    """A linear-regression Learner that trains in well under a second (no progress output)."""
+    import torch
+
+    from rung.learner import Learner
+
+    def make(**kwargs):
+        torch.manual_seed(0)
+        kwargs.setdefault("progress", False)
+        kwargs.setdefault("loss_func", torch.nn.MSELoss())
+        return Learner(torch.nn.Linear(3, 1), make_regression_dls(), **kwargs)
+
+    return make

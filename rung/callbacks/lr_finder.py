@@ -29,23 +29,25 @@ __all__ = ["LRFinder", "LRFindResult", "lr_find", "valley", "slide", "minimum", 
 
 
 def valley(lrs: np.ndarray, losses: np.ndarray) -> float:
-    """LR at 1/2 of the way down the longest strictly-decreasing run of losses (by index).
+    """LR halfway down the longest valley: the longest decreasing run of losses.
+
+    The run is a longest decreasing subsequence, so noise on a plateau doesn't break it; its
+    length is measured back from where it ends (the valley's floor), which puts its start at
+    the beginning of the real descent, as fastai's ``valley`` does.
 
     >>> lrs = np.geomspace(1e-5, 1, 9); losses = np.array([5, 5, 4, 3, 2, 1, 0.5, 3, 9.0])
     >>> float(valley(lrs, losses)) == float(lrs[3])
     True
     """
     n = len(losses)
-    # run[i]: length of the longest decreasing subsequence ending at i; start[i]: where it began
-    run, start = np.ones(n, dtype=int), np.arange(n)
+    run = np.ones(n, dtype=int)  # run[i]: longest decreasing subsequence ending at i
     for i in range(1, n):
         for j in range(i):
             if losses[i] < losses[j] and run[j] + 1 > run[i]:
-                run[i], start[i] = run[j] + 1, start[j]
+                run[i] = run[j] + 1
     end = int(np.argmax(run))
-    first = int(start[end])
-    idx = first + (end - first) // 2
-    return float(lrs[idx])
+    start = max(0, end - int(run[end]))
+    return float(lrs[start + (end - start) // 2])
 
 
 def slide(lrs: np.ndarray, losses: np.ndarray, lr_diff: int = 15, thresh: float = 0.005) -> float:
@@ -133,7 +135,7 @@ class LRFinder(Callback):
     def after_batch(self) -> None:
         if not self.learn.training:
             return
-        loss = float(self.learn.loss)
+        loss = self.learn.loss.item()
         # exponential moving average with bias correction, as in fastai's Recorder
         self.avg = 0.98 * self.avg + 0.02 * loss
         smooth = self.avg / (1 - 0.98 ** len(self.lrs))
@@ -178,9 +180,10 @@ def lr_find(
         if progress is not None:
             learn.add_cb(progress)
     lrs, losses = np.array(finder.lrs[: len(finder.losses)]), np.array(finder.losses)
-    # drop the last few points where the loss exploded: they would dominate the suggestions
-    keep = max(3, len(losses) - 1) if len(losses) > 5 else len(losses)
-    lrs, losses = lrs[:keep], losses[:keep]
+    # Suggest from the middle of the sweep: the first tenth is the smoothing warming up, the
+    # last few points are where the loss exploded.
+    if len(losses) > 20:
+        lrs, losses = lrs[num_it // 10 : -5], losses[num_it // 10 : -5]
     if len(losses) < 3:
         raise RuntimeError(
             f"lr_find ran only {len(losses)} batches before the loss diverged; lower start_lr "

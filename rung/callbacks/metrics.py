@@ -28,10 +28,11 @@ class MetricsCallback(Callback):
     def __init__(self, metrics: Sequence[Callable] = ()) -> None:
         self.metrics = list(metrics)
         self.names = [metric_name(m) for m in self.metrics]
-
-    def before_validate(self) -> None:
         self.preds: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
+
+    def before_validate(self) -> None:
+        self.preds, self.targets = [], []
 
     def after_loss(self) -> None:
         if self.learn.training:

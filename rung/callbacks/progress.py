@@ -74,7 +74,7 @@ class ProgressCallback(Callback):
         if self.bar is not None:
             self.bar.update(1)
             if self.learn.training and self.learn.iter % 20 == 0:
-                self.bar.set_postfix(loss=f"{float(self.learn.loss):.4f}", refresh=False)
+                self.bar.set_postfix(loss=f"{self.learn.loss.item():.4f}", refresh=False)
 
     def after_train(self) -> None:
         self._close_bar()

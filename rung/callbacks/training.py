@@ -62,5 +62,5 @@ class FastDevRun(Callback):
 
     def after_batch(self) -> None:
         phase = "train" if self.learn.training else "valid"
-        self.losses[f"{phase}_loss"] = float(self.learn.loss)
+        self.losses[f"{phase}_loss"] = self.learn.loss.item()
         raise CancelTrainException() if self.learn.training else CancelValidateException()
