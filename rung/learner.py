@@ -49,6 +49,16 @@ NORM_TYPES = (
     nn.GroupNorm,
 )
 
+_NO_AUTOCAST = contextlib.nullcontext()
+
+# stage -> (before event, after event, after-cancel event, its cancel exception)
+_STAGE_EVENTS = {
+    s: (f"before_{s}", f"after_{s}", f"after_cancel_{s}", CANCEL_EXCEPTIONS[s]) for s in CANCEL_EXCEPTIONS
+}
+
+# Distributed types where the optimizer needs no Accelerate wrapper (set on first use).
+_PLAIN_OPT = ("NO", "MULTI_CPU", "MULTI_GPU")
+
 # fastai's defaults: Adam with decoupled weight decay, betas (0.9, 0.99), eps 1e-5.
 default_opt = partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5)
 
@@ -291,7 +301,11 @@ class Learner:
             self._prepared = self.accelerator.prepare_model(self.model)
             self._prepared_trainable = trainable
         if not self._opt_prepared:
-            self.opt = self.accelerator.prepare_optimizer(self.opt)
+            # Accelerate's optimizer wrapper is needed for fp16 loss scaling and for sharded
+            # setups (FSDP, DeepSpeed, XLA); for plain and DDP runs the optimizer is used as is,
+            # which spares a per-step cost (the wrapper probes installed packages every step).
+            if self.accelerator.scaler is not None or self.accelerator.distributed_type not in _PLAIN_OPT:
+                self.opt = self.accelerator.prepare_optimizer(self.opt)
             self._opt_prepared = True
         self._distributed = self.accelerator.num_processes > 1
         self._loaders = {}
@@ -341,12 +355,13 @@ class Learner:
                 self("cleanup_fit")
 
     def _stage(self, name: str, body: Callable[[], None]) -> None:
+        before, after, cancelled, exc = _STAGE_EVENTS[name]
         try:
-            self(f"before_{name}")
+            self(before)
             body()
-        except CANCEL_EXCEPTIONS[name]:
-            self(f"after_cancel_{name}")
-        self(f"after_{name}")
+        except exc:
+            self(cancelled)
+        self(after)
 
     def _do_epochs(self) -> None:
         for epoch in range(self.start_epoch, self.n_epoch):
@@ -377,7 +392,7 @@ class Learner:
                 self.train_iter += 1
 
     def _one_batch(self) -> None:
-        with self._autocast():
+        with self._autocast:
             self.pred = self._prepared(*self.xb)
             self("after_pred")
             self.loss = self.loss_func(self.pred, self.yb)
@@ -396,9 +411,11 @@ class Learner:
         self("after_step")
         self.opt.zero_grad(set_to_none=True)
 
+    @property
     def _autocast(self) -> contextlib.AbstractContextManager:
+        # nullcontext is reusable; autocast contexts are made fresh each time
         if self.accelerator.mixed_precision == "no":
-            return contextlib.nullcontext()
+            return _NO_AUTOCAST
         return self.accelerator.autocast()
 
     # ---------------------------------------------------------------- recipes
@@ -497,7 +514,7 @@ class Learner:
         try:
             for batch in dl:
                 batch = tuple(b.to(self.device) for b in batch)
-                with self._autocast():
+                with self._autocast:
                     out = model(*batch[:-1])
                 out, y = self.accelerator.gather_for_metrics((out.float(), batch[-1]))
                 preds.append(out)
