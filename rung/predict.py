@@ -130,6 +130,11 @@ class Predictor:
     def predict(self, x: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement predict().")
 
+    def predict_for_cli(self, source: Path, out: Path | None = None) -> dict[str, Any]:
+        """What ``rung predict MODEL INPUT [--out CSV]`` does: predict from a file or folder and
+        return a JSON-friendly result with a one-line ``"summary"``. Kinds override this."""
+        raise ValueError(f"{type(self).__name__} can't predict from files; use predict() in Python.")
+
     def __repr__(self) -> str:
         name = self.config.get("model", {}).get("name")
         where = f" from {self.path}" if self.path else ""
@@ -210,6 +215,41 @@ class TensorPredictor(Predictor):
         if single:
             return float(values[0]) if values.ndim == 1 else values[0]
         return values
+
+    def predict_for_cli(self, source: Path, out: Path | None = None) -> dict[str, Any]:
+        """Predict every row of a CSV of numbers (a header row is allowed); write them to
+        ``out`` as CSV (a ``prediction`` column, plus one probability column per class)."""
+        import csv
+
+        with open(source, newline="") as f:
+            lines = [row for row in csv.reader(f) if row]
+        try:
+            float(lines[0][0])
+        except (ValueError, IndexError):
+            lines = lines[1:]  # a header row
+        try:
+            rows = np.array(lines, dtype=np.float64)
+        except ValueError as e:
+            raise ValueError(f"{source} must hold rows of numbers for this model: {e}") from e
+        result = self.predict(rows)
+        if self.task == "classification":
+            header = ["prediction", *[f"prob_{c}" for c in result.classes]]
+            table = [[label, *map(float, probs)] for label, probs in zip(result.labels, result.probs)]
+            preds: list[Any] = list(result.labels)
+        else:
+            values = np.asarray(result)
+            header = ["prediction"] if values.ndim == 1 else [f"prediction_{i}" for i in range(values.shape[1])]
+            table = [[float(v)] if np.ndim(v) == 0 else list(map(float, v)) for v in values]
+            preds = [r[0] if len(r) == 1 else r for r in table]
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(header)
+                writer.writerows(table)
+        where = f" to {out}" if out is not None else ""
+        return {"rows": len(table), "out": str(out) if out else None, "predictions": preds[:1000],
+                "summary": f"predicted {len(table)} rows{where}"}  # fmt: skip
 
     def raw(self, rows: torch.Tensor) -> torch.Tensor:
         """The model's raw outputs (N, n_out) for a batch of rows, on the CPU."""

@@ -1,0 +1,84 @@
+"""The apps' commands: ``rung train images|table``, ``interpret``, ``clean``, ``runs``, ``report``.
+
+Each handler imports its app when it runs; building the parser imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_app_commands"]
+
+
+def add_app_commands(
+    sub: argparse._SubParsersAction,
+    common: Callable[[argparse.ArgumentParser], None],
+    emit: Callable[..., None],
+    command_error: type[Exception],
+) -> None:
+    """Add the apps' commands to the ``rung`` parser."""
+
+    def train_images(args: argparse.Namespace) -> None:
+        from rung.vision import train_images as run
+
+        result = run(
+            args.folder,
+            arch=args.arch,
+            size=args.size,
+            epochs=args.epochs,
+            lr=args.lr,
+            valid_pct=args.valid_pct,
+            seed=args.seed,
+            resize=args.resize,
+            batch_size=args.batch_size,
+            out=args.out,
+            progress=not args.json,
+        )
+        emit(args, result.to_dict(), result.summary())
+
+    def train_table(args: argparse.Namespace) -> None:
+        from rung.tabular import train_table as run
+
+        models = args.models.split(",") if args.models else None
+        result = run(
+            args.csv,
+            target=args.target,
+            models=models,
+            valid_pct=args.valid_pct,
+            seed=args.seed,
+            out=args.out,
+            progress=not args.json,
+        )
+        emit(args, result.to_dict(), result.summary())
+
+    p = sub.add_parser("train", help="train a model: `rung train images DIR` or `rung train table CSV --target COL`")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+
+    pi = kinds.add_parser("images", help="a folder of class folders (or train/ and valid/ folders)")
+    pi.add_argument("folder", help="the image folder: one subfolder per class")
+    pi.add_argument("--arch", help="any timm architecture (default: the offline efficientnet-lite0)")
+    pi.add_argument("--size", type=int, help="image size in pixels (default: from the weights)")
+    pi.add_argument("--epochs", type=int, help="epochs after the frozen one (default 3)")
+    pi.add_argument("--lr", type=float, help="learning rate (default: lr_find's suggestion)")
+    pi.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction without a valid/ folder")
+    pi.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
+    pi.add_argument("--resize", choices=["squish", "crop", "pad"], default="squish", help="how images become square")
+    pi.add_argument("--batch-size", type=int, help="batch size (default: fits the machine)")
+    pi.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    common(pi)
+    pi.set_defaults(func=train_images)
+
+    pt = kinds.add_parser("table", help="a CSV table and the column to predict")
+    pt.add_argument("csv", help="the training CSV")
+    pt.add_argument("--target", required=True, help="the column to predict")
+    pt.add_argument("--models", help="comma-separated: nn,rf,gbm,linear,ensemble (default: all)")
+    pt.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction (seeded)")
+    pt.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
+    pt.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    common(pt)
+    pt.set_defaults(func=train_table)
+
+    _ = (Path, Any, command_error)
