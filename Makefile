@@ -29,7 +29,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check rung tests benchmarks examples
-	$(BIN)/python -m pytest -q --timeout 900 --durations 15
+	$(BIN)/python -m pytest -q --timeout 900 --durations 15 --doctest-modules rung tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/learner_overhead.py
