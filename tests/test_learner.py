@@ -216,3 +216,24 @@ def test_seeded_learners_train_identically():
     torch.manual_seed(1)
     b = run()
     assert torch.equal(a, b)
+
+
+def test_bf16_mixed_precision_runs_the_forward_in_bf16(regression_learner):
+    class Dtypes(Callback):
+        def before_fit(self):
+            self.seen = set()
+
+        def after_pred(self):
+            self.seen.add(self.learn.pred.dtype)
+
+    dtypes = Dtypes()
+    learn = regression_learner(mixed_precision="bf16", cbs=[dtypes])
+    learn.fit_one_cycle(15, 0.5)
+    assert dtypes.seen == {torch.bfloat16}
+    assert learn.recorder.values[-1]["valid_loss"] < 0.01
+    assert learn.get_preds()["preds"].dtype == torch.float32
+
+
+def test_unknown_mixed_precision_is_a_clear_error():
+    with pytest.raises(ValueError, match="mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got 'fp8'"):
+        Learner(nn.Linear(3, 1), tiny_dls(), nn.MSELoss(), mixed_precision="fp8")
