@@ -63,17 +63,25 @@ _PLAIN_OPT = ("NO", "MULTI_CPU", "MULTI_GPU")
 default_opt = partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5)
 
 
-def _make_accelerator(mixed_precision: str, cpu: bool | None) -> Any:
+def _resolve_precision(mixed_precision: str, device: torch.device) -> str:
+    if mixed_precision == "auto":  # bf16 where the GPU has it, full precision on CPU
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return "bf16" if cuda_bf16 else "no"
+    if mixed_precision not in ("no", "bf16", "fp16"):
+        raise ValueError(f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {mixed_precision!r}.")
+    return mixed_precision
+
+
+def _make_accelerator(cpu: bool | None) -> Any:
+    """The process's Accelerator: devices, processes, gathering.
+
+    Accelerate's state is one per process and can't change once made, so precision is not set
+    here: each Learner runs its own autocast (and fp16 loss scaling), and several Learners with
+    different precisions can live in one notebook.
+    """
     from accelerate import Accelerator
 
-    if mixed_precision == "auto":  # bf16 where the GPU has it, full precision on CPU
-        cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not cpu
-        mixed_precision = "bf16" if cuda_bf16 else "no"
-    if mixed_precision not in ("no", "bf16", "fp16"):
-        raise ValueError(
-            f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {mixed_precision!r}."
-        )
-    return Accelerator(mixed_precision=mixed_precision, cpu=bool(cpu))
+    return Accelerator(cpu=True) if cpu else Accelerator()
 
 
 class Learner:
@@ -121,7 +129,10 @@ class Learner:
         self.loss_func = loss_func if loss_func is not None else self._default_loss()
         self.splitter = splitter or _default_splitter
         self.train_bn, self.path = train_bn, Path(path)
-        self.accelerator = _make_accelerator(mixed_precision, cpu)
+        self.accelerator = _make_accelerator(cpu)
+        self.mixed_precision = _resolve_precision(mixed_precision, self.accelerator.device)
+        # fp16 needs loss scaling so small gradients don't underflow; bf16 doesn't
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.mixed_precision == "fp16" else None
         self.opt: torch.optim.Optimizer | None = None
         self._prepared: nn.Module | None = None  # the model as Accelerate wrapped it (DDP, ...)
         self._prepared_trainable: tuple[bool, ...] = ()
@@ -301,10 +312,10 @@ class Learner:
             self._prepared = self.accelerator.prepare_model(self.model)
             self._prepared_trainable = trainable
         if not self._opt_prepared:
-            # Accelerate's optimizer wrapper is needed for fp16 loss scaling and for sharded
-            # setups (FSDP, DeepSpeed, XLA); for plain and DDP runs the optimizer is used as is,
-            # which spares a per-step cost (the wrapper probes installed packages every step).
-            if self.accelerator.scaler is not None or self.accelerator.distributed_type not in _PLAIN_OPT:
+            # Accelerate's optimizer wrapper is needed for sharded setups (FSDP, DeepSpeed, XLA);
+            # for plain and DDP runs the optimizer is used as is, which spares a per-step cost
+            # (the wrapper probes installed packages every step).
+            if self.accelerator.distributed_type not in _PLAIN_OPT:
                 self.opt = self.accelerator.prepare_optimizer(self.opt)
             self._opt_prepared = True
         self._distributed = self.accelerator.num_processes > 1
@@ -401,22 +412,27 @@ class Learner:
         if not self.training:
             return
         self("before_backward")
-        if self.accelerator.scaler is not None:  # fp16 needs loss scaling
-            self.accelerator.backward(self.loss_grad)
+        if self.scaler is not None:
+            self.scaler.scale(self.loss_grad).backward()
         else:
             self.loss_grad.backward()
         self("after_backward")
         self("before_step")
-        self.opt.step()
+        if self.scaler is not None:
+            self.scaler.step(self.opt)  # unscales first; skips the step on inf/nan gradients
+            self.scaler.update()
+        else:
+            self.opt.step()
         self("after_step")
         self.opt.zero_grad(set_to_none=True)
 
     @property
     def _autocast(self) -> contextlib.AbstractContextManager:
         # nullcontext is reusable; autocast contexts are made fresh each time
-        if self.accelerator.mixed_precision == "no":
+        if self.mixed_precision == "no":
             return _NO_AUTOCAST
-        return self.accelerator.autocast()
+        dtype = torch.bfloat16 if self.mixed_precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     # ---------------------------------------------------------------- recipes
     def fit_one_cycle(

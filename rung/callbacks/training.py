@@ -41,15 +41,20 @@ class GradientAccumulation(Callback):
 
 
 class GradientClip(Callback):
-    """Clip the gradients' global norm to ``max_norm`` before each step."""
+    """Clip the gradients' global norm to ``max_norm`` just before each optimiser step (after
+    gradient accumulation has summed them, and unscaled under fp16)."""
 
-    order = 20
+    order = 25  # after GradientAccumulation, which cancels the steps it skips
 
     def __init__(self, max_norm: float = 1.0) -> None:
         self.max_norm = max_norm
 
-    def after_backward(self) -> None:
-        self.learn.accelerator.clip_grad_norm_(self.learn.model.parameters(), self.max_norm)
+    def before_step(self) -> None:
+        import torch
+
+        if self.learn.scaler is not None:  # clip the true gradients, not the scaled ones
+            self.learn.scaler.unscale_(self.learn.opt)
+        torch.nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm)
 
 
 class FastDevRun(Callback):

@@ -37,12 +37,12 @@ def test_accumulating_4_batches_of_4_equals_batches_of_16():
 
 
 class GradNorm(Callback):
-    order = 30  # after the clip (order 20)
+    order = 30  # after the clip (order 25)
 
     def __init__(self):
         self.norms = []
 
-    def after_backward(self):
+    def before_step(self):
         grads = [p.grad for p in self.learn.model.parameters() if p.grad is not None]
         self.norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
 
@@ -53,3 +53,11 @@ def test_gradient_clip_bounds_the_norm():
     _learner(8, cbs=[GradientClip(0.05), norms_clipped]).fit(1, lr=0.1)
     assert max(norms_free.norms) > 0.05
     assert max(norms_clipped.norms) <= 0.05 + 1e-6
+
+
+def test_accumulation_and_clipping_together_clip_the_summed_gradient():
+    norms = GradNorm()
+    learn = _learner(4, cbs=[GradientAccumulation(4), GradientClip(0.05), norms])
+    learn.fit(1, lr=0.1)
+    assert len(norms.norms) == 4  # 16 batches of 4, one step every 4
+    assert max(norms.norms) <= 0.05 + 1e-6
