@@ -1,0 +1,430 @@
+"""The writeup of a run: ``report.html`` (one self-contained file) and ``report.md``.
+
+Whatever app made the run folder, the writeup shows what it holds (see
+:mod:`rung.report.run_folder`): a headline with the task, the final validation metrics in big
+numbers, the data size and the time it took; then the plots, the leaderboard, the metrics per
+epoch, the notes, the model file and the configuration. The HTML page embeds its images and
+its CSS, makes no requests and needs no JavaScript, so it can be mailed or opened offline.
+
+>>> import tempfile
+>>> from rung.report.run_folder import new_run_dir, save_json
+>>> run = new_run_dir(tempfile.mkdtemp(), "table")
+>>> _ = save_json(run / "config.json", {"task": "classification", "metrics": {"accuracy": 0.83}})
+>>> paths = write_writeup(run)
+>>> sorted(p.name for p in paths.values()), "0.8300" in paths["html"].read_text()
+(['report.html', 'report.md'], True)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import rung
+from rung.report import page
+from rung.report.run_folder import LEADERBOARD_FILE, atomic_write_text
+from rung.report.run_info import NOT_METRICS, RunInfo, lower_is_better, read_csv_rows, read_run
+
+__all__ = ["REPORT_HTML", "REPORT_MD", "write_writeup", "plot_caption"]
+
+REPORT_HTML = "report.html"
+REPORT_MD = "report.md"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Plots a person wants first, in this order: (file stem, caption, what to look for).
+_KNOWN_PLOTS = (
+    ("loss", "Loss", "Training loss per batch and validation loss per epoch: both should fall. "
+     "A validation loss that rises while the training loss falls means over-fitting."),
+    ("lr_find", "Learning-rate finder", "Loss against learning rate (log scale): a good rate "
+     "is where the loss still falls steeply, well before its minimum."),
+    ("confusion_matrix", "Confusion matrix", "Actual against predicted class; every count off "
+     "the diagonal is a mistake."),
+    ("top_losses", "Top losses", "The validation items the model got most wrong, or right with "
+     "least confidence: often mislabelled or unusual data worth a look."),
+    ("show_batch", "Show batch", "A batch of training data as the model sees it, with labels."),
+    ("importance", "Feature importance", "How much each column matters to the predictions."),
+    ("partial_dependence", "Partial dependence", "How the prediction moves with one column, "
+     "the other columns kept as they are."),
+)  # fmt: skip
+# config.json keys shown first in the configuration table, in this order
+_KNOWN_KEYS = ("app", "task", "data", "arch", "model", "hyperparameters", "classes", "metrics",
+               "main_metric", "duration_s", "created")  # fmt: skip
+_NOT_SHOWN = ("notes",)  # shown in their own section
+_TIME_COLUMN = re.compile(r"(time|seconds|duration|_s$)", re.IGNORECASE)
+_METRIC_WORDS = re.compile(
+    r"(loss|accuracy|error|f1|mae|mse|rmse|pearson|spearman|r2|auc|score)", re.IGNORECASE
+)
+
+
+def write_writeup(run_dir: str | os.PathLike, title: str | None = None) -> dict[str, Path]:
+    """Write ``report.html`` and ``report.md`` into ``run_dir`` from what it holds; return
+    ``{"html": path, "md": path}``. Files that can't be read are named in the writeup.
+
+    >>> import tempfile
+    >>> from rung.report.run_folder import new_run_dir
+    >>> write_writeup(new_run_dir(tempfile.mkdtemp(), "images"), title="Empty")["md"].name
+    'report.md'
+    """
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a folder; give a run folder (runs/latest).")
+    info = read_run(run_dir)
+    title = title or _default_title(info)
+    plots = _plots(info.path)
+    leaderboard = read_csv_rows(info.path / LEADERBOARD_FILE, info.problems)
+    html_text = _html(info, title, plots, leaderboard)
+    md_text = _markdown(info, title, plots, leaderboard)
+    return {
+        "html": atomic_write_text(info.path / REPORT_HTML, html_text),
+        "md": atomic_write_text(info.path / REPORT_MD, md_text),
+    }
+
+
+def plot_caption(filename: str) -> str:
+    """The caption of a plot file, from its name; known plots get their usual name.
+
+    >>> plot_caption("confusion_matrix.png"), plot_caption("partial_dependence_Age.png")
+    ('Confusion matrix', 'Partial dependence: Age')
+    >>> plot_caption("oob-score_by_trees.png")
+    'Oob score by trees'
+    """
+    stem = Path(filename).stem
+    for key, caption, _ in _KNOWN_PLOTS:
+        if stem == key:
+            return caption
+        if stem.startswith(key + "_") and len(stem) > len(key) + 1:
+            return f"{caption}: {_words(stem[len(key) + 1 :])}"
+    words = _words(stem)
+    return words[:1].upper() + words[1:]
+
+
+def _plots(run: Path) -> list[tuple[Path, str, str]]:
+    """``(path, caption, hint)`` of the PNGs in the run folder (and its plots/), known first."""
+    files = sorted(run.glob("*.png")) + sorted(run.glob("plots/*.png"))
+
+    def rank(path: Path) -> tuple[int, str]:
+        for i, (key, _, _) in enumerate(_KNOWN_PLOTS):
+            if re.search(rf"(^|[_-]){key}($|[_-])", path.stem):
+                return i, path.name
+        return len(_KNOWN_PLOTS), path.name
+
+    out = []
+    for path in sorted((f for f in files if f.is_file()), key=rank):
+        i = rank(path)[0]
+        hint = _KNOWN_PLOTS[i][2] if i < len(_KNOWN_PLOTS) else ""
+        out.append((path, plot_caption(path.name), hint))
+    return out
+
+
+def _default_title(info: RunInfo) -> str:
+    what = ": ".join(w for w in (info.app, info.task) if w)
+    return (what[:1].upper() + what[1:]) if what else f"Run {info.id}"
+
+
+def _headline(info: RunInfo) -> list[dict[str, str]]:
+    """The big numbers: ``{"value", "label", "note", "main"}`` per card."""
+    cards = []
+    names = sorted(info.metrics, key=lambda m: (m != info.main_metric, "loss" in m, m))
+    for name in names:
+        note = ""
+        best = _best(info.epochs, name)
+        final = info.metrics[name]
+        if best is not None and final is not None and best[0] != final:
+            note = f"best {page.number(best[0])} at {_epoch_label(info.epochs, best[1])}"
+        main = "main" if name == info.main_metric else ""
+        cards.append({"value": page.number(final), "label": name, "note": note, "main": main})
+    data = _data_card(info)
+    if data:
+        cards.append(data)
+    if info.duration_s is not None:
+        note = f"{len(info.epochs)} epochs" if info.epochs else ""
+        value = page.duration(info.duration_s)
+        cards.append({"value": value, "label": "training time", "note": note, "main": ""})
+    return cards
+
+
+def _data_card(info: RunInfo) -> dict[str, str] | None:
+    """How much data: items in all, split into train and valid, and the classes."""
+    sides = [(info.n_train, "train"), (info.n_valid, "valid")]
+    parts = [f"{page.count(n)} {side}" for n, side in sides if n is not None]
+    classes = _classes_note(info.classes)
+    if parts:
+        total = page.count(sum(n for n, _ in sides if n is not None))
+        note = " · ".join(parts + ([classes] if classes else []))
+        return {"value": total, "label": "items", "note": note, "main": ""}
+    if info.classes:
+        return {"value": str(len(info.classes)), "label": "classes", "note": classes, "main": ""}
+    return None
+
+
+def _classes_note(classes: list[Any] | None) -> str:
+    if not classes:
+        return ""
+    shown = ", ".join(str(c) for c in classes[:6])
+    return f"{len(classes)} classes: {shown}" + (", ..." if len(classes) > 6 else "")
+
+
+def _subtitle(info: RunInfo) -> list[tuple[str, str]]:
+    parts = [("run", info.id)]
+    if info.created is not None:
+        parts.append(("", info.created.strftime("%d %b %Y, %H:%M")))
+    if info.arch:
+        parts.append(("model", info.arch))
+    if info.data_path:
+        parts.append(("data", info.data_path))
+    return parts
+
+
+def _metric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Columns of metrics.csv that are validation metrics (best values get marked)."""
+    keys = list(rows[0]) if rows else []
+    return [k for k in keys if k not in NOT_METRICS and _numeric(rows, k)]
+
+
+def _numeric(rows: list[dict[str, Any]], key: str) -> bool:
+    values = [r.get(key) for r in rows if r.get(key) is not None]
+    return bool(values) and all(isinstance(v, (int, float)) for v in values)
+
+
+def _best(rows: list[dict[str, Any]], name: str) -> tuple[float, int] | None:
+    """``(best value, row index)`` of column ``name`` over the epochs, or None."""
+    found = [(r[name], i) for i, r in enumerate(rows) if isinstance(r.get(name), (int, float))]
+    found = [(v, i) for v, i in found if v == v]  # NaN is never best
+    if len(found) < 2:
+        return None
+    if lower_is_better(name):
+        return min(found, key=lambda t: (t[0], t[1]))
+    return max(found, key=lambda t: (t[0], -t[1]))
+
+
+def _epoch_label(rows: list[dict[str, Any]], i: int) -> str:
+    row = rows[i]
+    fits = {r.get("fit") for r in rows}
+    if len(fits) > 1 and row.get("epoch") is not None:
+        return f"fit {row.get('fit')}, epoch {row['epoch']}"
+    return f"epoch {row['epoch']}" if row.get("epoch") is not None else f"row {i + 1}"
+
+
+def _summary_rows(info: RunInfo) -> list[list[str]]:
+    """One row per validation metric: name, final, best, where it was best."""
+    out = []
+    for name in _metric_columns(info.epochs):
+        best = _best(info.epochs, name)
+        if best is None:
+            continue
+        final = page.number(info.epochs[-1].get(name))
+        out.append([name, final, page.number(best[0]), _epoch_label(info.epochs, best[1])])
+    return out
+
+
+def _epoch_table(info: RunInfo) -> tuple[list[str], list[list[str]], set[tuple[int, int]]]:
+    """Header, formatted rows and the (row, column) cells holding each metric's best value."""
+    header = list(info.epochs[0]) if info.epochs else []
+    rows = [
+        [page.duration(r.get(k)) if k == "time" else page.number(r.get(k)) for k in header]
+        for r in info.epochs
+    ]
+    best_cells = set()
+    for name in _metric_columns(info.epochs):
+        best = _best(info.epochs, name)
+        if best is not None:
+            best_cells.add((best[1], header.index(name)))
+    return header, rows, best_cells
+
+
+def _leaderboard_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], set]:
+    header = list(rows[0]) if rows else []
+    cells = [[_cell(k, r.get(k)) for k in header] for r in rows]
+    best_cells = set()
+    for j, name in enumerate(header):
+        if _METRIC_WORDS.search(name) and _numeric(rows, name):
+            best = _best(rows, name)
+            if best is not None:
+                best_cells.add((best[1], j))
+    return header, cells, best_cells
+
+
+def _cell(column: str, v: Any) -> str:
+    """A leaderboard cell: seconds as a duration, other numbers as numbers."""
+    if _TIME_COLUMN.search(column) and isinstance(v, (int, float)):
+        return page.duration(v)
+    return page.number(v)
+
+
+def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, value)`` rows: known keys first, one level of nesting spread out."""
+    keys = [k for k in _KNOWN_KEYS if k in config]
+    keys += [k for k in config if k not in keys and k not in _NOT_SHOWN]
+    rows = []
+    for key in keys:
+        value = config[key]
+        if isinstance(value, dict) and value:
+            rows += [(f"{key} / {sub}", page.value(v)) for sub, v in value.items()]
+        else:
+            rows.append((key, page.value(value)))
+    return rows
+
+
+def _model_rows(info: RunInfo) -> list[tuple[str, str]]:
+    rows = []
+    for path in info.model_files:
+        rows.append((path.name, page.size(path.stat().st_size)))
+    spec = info.model_config.get("model")
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        kwargs = spec.get("kwargs") if isinstance(spec.get("kwargs"), dict) else {}
+        args = ", ".join(f"{k}={json.dumps(v)}" for k, v in kwargs.items())
+        rows.append(("built as", f"{spec['name']}({args})"))
+    for key in ("format_version", "rung_version"):
+        if key in info.model_config:
+            rows.append((key.replace("_", " "), page.value(info.model_config[key])))
+    return rows
+
+
+def _other_files(info: RunInfo) -> list[tuple[str, str]]:
+    shown = {REPORT_HTML, REPORT_MD, *(p.name for p in info.model_files)}
+    rows = []
+    for path in sorted(info.path.iterdir()):
+        if path.name.startswith(".") or path.name in shown or not path.is_file():
+            continue
+        rows.append((path.name, page.size(path.stat().st_size)))
+    return rows
+
+
+def _html(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str, Any]]) -> str:
+    e = html.escape
+    out = [page.HTML_HEAD.format(title=e(title), css=page.CSS), "<header>"]
+    out.append(f"<h1>{e(title)}</h1>")
+    sub = " &middot; ".join((f"{e(k)} <b>{e(v)}</b>" if k else e(v)) for k, v in _subtitle(info))
+    out.append(f'<p class="sub">{sub}</p></header>')
+    cards = _headline(info)
+    if cards:
+        out.append('<div class="cards">')
+        for c in cards:
+            out.append(
+                f'<div class="card {c["main"]}"><div class="value">{e(c["value"])}</div>'
+                f'<div class="label">{e(c["label"])}</div>'
+                + (f'<div class="note">{e(c["note"])}</div>' if c["note"] else "")
+                + "</div>"
+            )
+        out.append("</div>")
+    if info.problems:
+        items = "".join(f"<li>{e(p)}</li>" for p in info.problems)
+        out.append(f'<div class="problems"><b>Some files could not be read</b><ul>{items}</ul>')
+        out.append("</div>")
+    if plots:
+        out.append('<section><h2>Plots</h2><div class="plots">')
+        for path, caption, hint in plots:
+            out.append(_html_figure(path, caption, hint))
+        out.append("</div></section>")
+    if leaderboard:
+        header, rows, best = _leaderboard_table(leaderboard)
+        out.append("<section><h2>Leaderboard</h2>")
+        out.append('<p class="hint">Each model on the same validation set; best in bold.</p>')
+        out.append(page.html_table(header, rows, best) + "</section>")
+    if info.epochs:
+        out.append("<section><h2>Training</h2>")
+        summary = _summary_rows(info)
+        if summary:
+            out.append(page.html_table(["metric", "final", "best", "best at"], summary))
+        header, rows, best = _epoch_table(info)
+        out.append("<h3>Per epoch</h3>" + page.html_table(header, rows, best) + "</section>")
+    if info.notes:
+        out.append(f'<section><h2>Notes</h2><div class="notes">{e(info.notes)}</div></section>')
+    model_rows = _model_rows(info)
+    if model_rows:
+        out.append("<section><h2>Model</h2>" + page.html_pairs(model_rows) + "</section>")
+    config_rows = _config_rows(info.config)
+    if config_rows:
+        out.append("<section><h2>Configuration</h2>" + page.html_pairs(config_rows) + "</section>")
+    files = _other_files(info)
+    if files:
+        out.append("<section><h2>Files in this folder</h2>" + page.html_pairs(files) + "</section>")
+    out.append(
+        f"<footer>Written by rung {e(rung.__version__)} from {e(str(info.path))}. "
+        f"The same writeup as Markdown: {REPORT_MD}.</footer>"
+    )
+    out.append("</main></body></html>\n")
+    return "\n".join(out)
+
+
+def _html_figure(path: Path, caption: str, hint: str) -> str:
+    """A figure with the PNG embedded as a data URI, so the page needs no other file."""
+    e = html.escape
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return (
+            f'<figure><p class="hint">{e(path.name)} could not be read: {e(str(err))}</p></figure>'
+        )
+    if not data.startswith(_PNG_SIGNATURE):
+        return f'<figure><p class="hint">{e(path.name)} is not a PNG image.</p></figure>'
+    size = ""
+    if len(data) >= 24:  # the IHDR chunk: width and height, big-endian, at bytes 16-24
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        size = f' width="{w}" height="{h}"'
+    src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    hint_html = f"<span>{e(hint)}</span>" if hint else ""
+    return (
+        f'<figure><img src="{src}" alt="{e(caption)}"{size}>'
+        f"<figcaption>{e(caption)}{hint_html}</figcaption></figure>"
+    )
+
+
+def _markdown(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str, Any]]) -> str:
+    m = page.md_escape
+    out = [f"# {m(title)}", ""]
+    out.append(" · ".join(f"{k} `{page.md_code(v)}`" if k else m(v) for k, v in _subtitle(info)))
+    out.append("")
+    cards = _headline(info)
+    if cards:
+        notes = [c["note"] for c in cards]
+        rows = [[c["value"] for c in cards]] + ([notes] if any(notes) else [])
+        main = {(0, j) for j, c in enumerate(cards) if c["main"]}
+        out += [page.md_table([c["label"] for c in cards], rows, main), ""]
+    if info.problems:
+        out += ["**Some files could not be read:**", ""]
+        out += [f"- {m(p)}" for p in info.problems] + [""]
+    if plots:
+        out += ["## Plots", ""]
+        for path, caption, hint in plots:
+            link = quote(path.relative_to(info.path).as_posix())
+            words = f"*{m(caption)}*" + (f": {m(hint)}" if hint else "")
+            out += [f"![{m(caption)}]({link})", "", words, ""]
+    if leaderboard:
+        header, rows, best = _leaderboard_table(leaderboard)
+        out += ["## Leaderboard", "", page.md_table(header, rows, best), ""]
+    if info.epochs:
+        out += ["## Training", ""]
+        summary = _summary_rows(info)
+        if summary:
+            out += [page.md_table(["metric", "final", "best", "best at"], summary), ""]
+        header, rows, best = _epoch_table(info)
+        out += ["### Per epoch", "", page.md_table(header, rows, best), ""]
+    if info.notes:
+        lines = [m(line) for line in info.notes.splitlines()]
+        # a trailing backslash is Markdown's line break: the notes keep their lines
+        out += ["## Notes", "", "\\\n".join(lines), ""]
+    for heading, pairs in (
+        ("Model", _model_rows(info)),
+        ("Configuration", _config_rows(info.config)),
+        ("Files in this folder", _other_files(info)),
+    ):
+        if pairs:
+            out += [
+                f"## {heading}",
+                "",
+                page.md_table(["name", "value"], [list(p) for p in pairs]),
+                "",
+            ]
+    out.append(
+        f"*Written by rung {rung.__version__}; {REPORT_HTML} holds the same, pictures inline.*"
+    )
+    return "\n".join(out) + "\n"
+
+
+def _words(stem: str) -> str:
+    return re.sub(r"[\s_-]+", " ", stem).strip()

@@ -1,0 +1,92 @@
+"""A realistic run folder, made the way the apps make one: a real (tiny) fit whose Recorder
+writes metrics.csv and the loss plot, a confusion matrix drawn with matplotlib, and a model file
+written by rung.export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
+
+
+def _fit_tiny_classifier():
+    """Two overlapping Gaussian blobs, an MLP, three epochs: about a second on one thread."""
+    import torch
+
+    from rung.data.core import DataLoaders
+    from rung.learner import Learner
+    from rung.metrics import accuracy, error_rate
+    from rung.models.registry import build_model
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(100, 2, generator=g) - 0.6, torch.randn(100, 2, generator=g) + 0.6])
+    y = torch.cat([torch.zeros(100), torch.ones(100)]).long()
+    dls = DataLoaders.from_tensors(x, y, valid_pct=0.2, seed=42, batch_size=16)
+    torch.manual_seed(0)
+    model = build_model("mlp", n_in=2, n_out=2, layers=[8])
+    learn = Learner(
+        model, dls, loss_func=torch.nn.CrossEntropyLoss(), metrics=[accuracy, error_rate],
+        progress=False, cpu=True,
+    )  # fmt: skip
+    learn.fit_one_cycle(3, 0.05)
+    return learn, model
+
+
+def _draw_confusion_matrix(path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 4))
+    ax = fig.add_subplot()
+    ax.imshow([[19, 1], [2, 18]], cmap="Blues")
+    for (i, j), n in {(0, 0): 19, (0, 1): 1, (1, 0): 2, (1, 1): 18}.items():
+        ax.text(j, i, str(n), ha="center", va="center")
+    ax.set_xticks([0, 1], ["cat", "dog"])
+    ax.set_yticks([0, 1], ["cat", "dog"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+@pytest.fixture(scope="session")
+def made_run(tmp_path_factory) -> Path:
+    """runs/<time>-images/ with config.json, metrics.csv, loss.png, confusion_matrix.png,
+    notes.txt and model.rung. Tests that change it get a copy (``run_folder``)."""
+    from rung.export import save_model_file
+    from rung.report.run_folder import new_run_dir, save_json
+
+    learn, model = _fit_tiny_classifier()
+    run = new_run_dir(tmp_path_factory.mktemp("made") / "runs", "images")
+    learn.recorder.to_csv(run / "metrics.csv")
+    learn.recorder.plot_loss(run / "loss.png")
+    _draw_confusion_matrix(run / "confusion_matrix.png")
+    final = learn.recorder.final_metrics()
+    save_model_file(
+        run / "model.rung", model, {"task": "classification", "classes": ["cat", "dog"]}
+    )
+    save_json(
+        run / "config.json",
+        {
+            "app": "images",
+            "task": "classification",
+            "data": {"path": "data/cats_dogs", "n_train": 160, "n_valid": 40},
+            "arch": "mlp",
+            "hyperparameters": {"lr": 0.05, "epochs": 3, "batch_size": 16},
+            "classes": ["cat", HOSTILE],
+            "metrics": final,
+            "seed": 42,
+        },
+    )
+    (run / "notes.txt").write_text(f"A first try.\n{HOSTILE}\n")
+    return run
+
+
+@pytest.fixture
+def run_folder(made_run: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the made run, in tmp_path/runs/."""
+    dest = tmp_path / "runs" / made_run.name
+    shutil.copytree(made_run, dest)
+    return dest
