@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean browser
 
 venv: $(STAMP)
 
@@ -27,7 +27,12 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check rung tests benchmarks examples
 
-test: $(STAMP)
+# Headless Chromium for the tests that look at pages as a person would (Debian package;
+# best effort: those tests skip where it can't be installed).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: page screenshot tests will skip"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check rung tests benchmarks examples
 	$(BIN)/python -m pytest -q --timeout 900 --durations 15 --doctest-modules rung tests
 

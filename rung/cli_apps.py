@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 __all__ = ["add_app_commands"]
 
@@ -81,4 +79,32 @@ def add_app_commands(
     common(pt)
     pt.set_defaults(func=train_table)
 
-    _ = (Path, Any, command_error)
+    def runs(args: argparse.Namespace) -> None:
+        from rung.report import compare_runs, format_runs, list_runs
+
+        if args.compare:
+            text = compare_runs(args.root, args.compare)
+            emit(args, {"compare": args.compare, "table": text}, text)
+            return
+        rows = list_runs(args.root)
+        text = format_runs(rows) if rows else f"no runs in {args.root} yet: `rung train ...` makes one"
+        emit(args, {"runs": rows}, text)
+
+    def report(args: argparse.Namespace) -> None:
+        from rung.report import resolve_run, write_writeup
+
+        run = resolve_run(args.run, root=args.root)
+        paths = write_writeup(run)
+        emit(args, {k: str(v) for k, v in paths.items()}, f"wrote {paths['html']} and {paths['md']}")
+
+    p = sub.add_parser("runs", help="list (or compare) the training runs in the runs folder")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--compare", nargs="+", metavar="RUN", help="compare these runs side by side")
+    common(p)
+    p.set_defaults(func=runs)
+
+    p = sub.add_parser("report", help="(re)write a run's writeup: report.html and report.md")
+    p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest' (default)")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    common(p)
+    p.set_defaults(func=report)
