@@ -34,26 +34,17 @@ from rung.callbacks.progress import ProgressCallback
 from rung.callbacks.recorder import Recorder
 from rung.callbacks.schedule import ParamScheduler, combined_cos
 from rung.data.core import DataLoaders, NoValidationError
+from rung.losses import activation, is_classification, per_item_loss
+from rung.param_groups import LRLike, default_splitter, freeze_to, lrs_for
 
-__all__ = ["Learner", "LRLike", "NORM_TYPES"]
-
-LRLike = float | slice | Sequence[float] | np.ndarray
-NORM_TYPES = (
-    nn.BatchNorm1d,
-    nn.BatchNorm2d,
-    nn.BatchNorm3d,
-    nn.InstanceNorm1d,
-    nn.InstanceNorm2d,
-    nn.InstanceNorm3d,
-    nn.LayerNorm,
-    nn.GroupNorm,
-)
+__all__ = ["Learner", "default_opt"]
 
 _NO_AUTOCAST = contextlib.nullcontext()
 
 # stage -> (before event, after event, after-cancel event, its cancel exception)
 _STAGE_EVENTS = {
-    s: (f"before_{s}", f"after_{s}", f"after_cancel_{s}", CANCEL_EXCEPTIONS[s]) for s in CANCEL_EXCEPTIONS
+    s: (f"before_{s}", f"after_{s}", f"after_cancel_{s}", CANCEL_EXCEPTIONS[s])
+    for s in CANCEL_EXCEPTIONS
 }
 
 # Distributed types where the optimizer needs no Accelerate wrapper (set on first use).
@@ -68,7 +59,9 @@ def _resolve_precision(mixed_precision: str, device: torch.device) -> str:
         cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
         return "bf16" if cuda_bf16 else "no"
     if mixed_precision not in ("no", "bf16", "fp16"):
-        raise ValueError(f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {mixed_precision!r}.")
+        raise ValueError(
+            f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {mixed_precision!r}."
+        )
     return mixed_precision
 
 
@@ -127,12 +120,14 @@ class Learner:
         self.dls = dls if isinstance(dls, DataLoaders) else DataLoaders(*dls)
         self.model, self.lr, self.wd, self.opt_func = model, lr, wd, opt_func
         self.loss_func = loss_func if loss_func is not None else self._default_loss()
-        self.splitter = splitter or _default_splitter
+        self.splitter = splitter or default_splitter
         self.train_bn, self.path = train_bn, Path(path)
         self.accelerator = _make_accelerator(cpu)
         self.mixed_precision = _resolve_precision(mixed_precision, self.accelerator.device)
         # fp16 needs loss scaling so small gradients don't underflow; bf16 doesn't
-        self.scaler = torch.amp.GradScaler(self.device.type) if self.mixed_precision == "fp16" else None
+        self.scaler = (
+            torch.amp.GradScaler(self.device.type) if self.mixed_precision == "fp16" else None
+        )
         self.opt: torch.optim.Optimizer | None = None
         self._prepared: nn.Module | None = None  # the model as Accelerate wrapped it (DDP, ...)
         self._prepared_trainable: tuple[bool, ...] = ()
@@ -233,25 +228,8 @@ class Learner:
         self._opt_prepared = False
 
     def lrs_for(self, lr: LRLike | None) -> np.ndarray:
-        """One learning rate per parameter group from a number, ``slice(hi)``, ``slice(lo, hi)`` or a list.
-
-        ``slice(hi)`` gives ``hi/10`` to every group but the head; ``slice(lo, hi)`` spreads
-        geometrically from ``lo`` (first group) to ``hi`` (head): discriminative learning rates.
-        """
-        n = len(self.param_groups())
-        lr = self.lr if lr is None else lr
-        if isinstance(lr, slice):
-            if lr.start is None:
-                return np.array([lr.stop / 10] * (n - 1) + [lr.stop], dtype=float)
-            return np.geomspace(lr.start, lr.stop, n) if n > 1 else np.array([lr.stop], dtype=float)
-        arr = np.atleast_1d(np.asarray(lr, dtype=float))
-        if len(arr) == 1:
-            return np.full(n, arr[0])
-        if len(arr) != n:
-            raise ValueError(
-                f"got {len(arr)} learning rates for {n} parameter groups; give 1 or {n}."
-            )
-        return arr
+        """One learning rate per parameter group (see :func:`rung.param_groups.lrs_for`)."""
+        return lrs_for(self.lr if lr is None else lr, len(self.param_groups()))
 
     def set_hyper(self, name: str, values: Sequence[float] | np.ndarray) -> None:
         """Set ``lr`` or ``mom`` (Adam's beta1, SGD's momentum) per parameter group."""
@@ -266,15 +244,7 @@ class Learner:
 
     def freeze_to(self, n: int) -> None:
         """Train only groups ``n`` onwards (norm layers stay trainable when ``train_bn``)."""
-        groups = self.param_groups()
-        norm_ids = {
-            id(p) for m in self.model.modules() if isinstance(m, NORM_TYPES) for p in m.parameters()
-        }
-        frozen = groups[:n] if n >= 0 else groups[: len(groups) + n]
-        frozen_ids = {id(p) for g in frozen for p in g}
-        for g in groups:
-            for p in g:
-                p.requires_grad_(id(p) not in frozen_ids or (self.train_bn and id(p) in norm_ids))
+        freeze_to(self.model, self.param_groups(), n, self.train_bn)
 
     def freeze(self) -> None:
         """Freeze all groups but the last (the head): fine-tuning's first phase."""
@@ -538,12 +508,12 @@ class Learner:
         finally:
             model.train(was_training)
         raw, targ = torch.cat(preds), torch.cat(targets)
-        result = {"preds": (act or _activation(self.loss_func))(raw), "targets": targ}
+        result = {"preds": (act or activation(self.loss_func))(raw), "targets": targ}
         if with_loss:
-            result["losses"] = _per_item_loss(self.loss_func, raw, targ)
+            result["losses"] = per_item_loss(self.loss_func, raw, targ)
         if with_decoded:
             result["decoded"] = (
-                raw.argmax(-1) if _is_classification(self.loss_func) else result["preds"]
+                raw.argmax(-1) if is_classification(self.loss_func) else result["preds"]
             )
         return result
 
@@ -574,33 +544,3 @@ class Learner:
             "no loss_func given and the DataLoaders don't say their task; pass e.g. "
             "loss_func=nn.CrossEntropyLoss() for classification or nn.MSELoss() for regression."
         )
-
-
-def _default_splitter(model: nn.Module) -> list:
-    if hasattr(model, "param_groups") and callable(model.param_groups):
-        return model.param_groups()
-    return [list(model.parameters())]
-
-
-def _is_classification(loss_func: Callable) -> bool:
-    return isinstance(loss_func, (nn.CrossEntropyLoss, nn.NLLLoss))
-
-
-def _activation(loss_func: Callable) -> Callable[[torch.Tensor], torch.Tensor]:
-    if _is_classification(loss_func):
-        return partial(torch.softmax, dim=-1)
-    if isinstance(loss_func, nn.BCEWithLogitsLoss):
-        return torch.sigmoid
-    return lambda t: t
-
-
-def _per_item_loss(loss_func: Callable, preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    if isinstance(loss_func, nn.Module) and hasattr(loss_func, "reduction"):
-        old = loss_func.reduction
-        loss_func.reduction = "none"
-        try:
-            losses = loss_func(preds, targets)
-        finally:
-            loss_func.reduction = old
-        return losses.reshape(len(preds), -1).mean(1) if losses.dim() > 1 else losses
-    return torch.stack([loss_func(p[None], t[None]) for p, t in zip(preds, targets)])

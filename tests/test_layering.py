@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rung"
 
 # lower number = lower rung
 RUNGS = {"scratch": 0, "data": 1, "learner": 2, "report": 3, "apps": 4}
-LEARNER_RUNG = {"learner", "callbacks", "models", "export", "interpret", "metrics"}
+LEARNER_RUNG = {"learner", "callbacks", "models", "export", "interpret", "metrics", "losses", "param_groups"}
 SHARED = {"utils", "__init__"}  # usable from every rung
 
 
