@@ -38,19 +38,20 @@ def add_app_commands(
         emit(args, result.to_dict(), result.summary())
 
     def train_table(args: argparse.Namespace) -> None:
-        from rung.tabular import train_table as run
+        from rung.tabular_train import train_table as run
 
-        models = args.models.split(",") if args.models else None
         result = run(
             args.csv,
-            target=args.target,
-            models=models,
+            args.target,
+            models=args.models.split(",") if args.models else "all",
             valid_pct=args.valid_pct,
             seed=args.seed,
             out=args.out,
+            features=args.features,
+            export=args.export,
             progress=not args.json,
         )
-        emit(args, result.to_dict(), result.summary())
+        emit(args, result.to_dict(), result.summary)
 
     p = sub.add_parser("train", help="train a model: `rung train images DIR` or `rung train table CSV --target COL`")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -72,7 +73,9 @@ def add_app_commands(
     pt = kinds.add_parser("table", help="a CSV table and the column to predict")
     pt.add_argument("csv", help="the training CSV")
     pt.add_argument("--target", required=True, help="the column to predict")
-    pt.add_argument("--models", help="comma-separated: nn,rf,gbm,linear,ensemble (default: all)")
+    pt.add_argument("--models", help="comma-separated: linear,nn,rf,gbm,nn_ensemble,blend (default: all)")
+    pt.add_argument("--features", choices=["titanic"], help="add a known feature recipe (the course's Titanic features)")
+    pt.add_argument("--export", default="best", help="which model to export: best (default) or a model name")
     pt.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction (seeded)")
     pt.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
     pt.add_argument("--out", default="runs", help="runs folder (default: runs)")

@@ -44,6 +44,9 @@ _BUILDER_MODULES: dict[str, str] = {
     "mlp": "rung.models.mlp",
     "timm": "rung.models.timm_models",
     "tabular": "rung.models.tabular",
+    "tabular_linear": "rung.models.tabular",
+    "tabular_ensemble": "rung.models.tabular",
+    "tabular_trees": "rung.models.tabular_trees",
 }
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
