@@ -44,7 +44,6 @@ __all__ = [
     "FittedModel",
     "NetSettings",
     "net_settings",
-    "pick_lr",
     "as_float64",
     "predict_module",
     "score",
@@ -211,7 +210,7 @@ def fit_nn(
     """Train the tabular net (``"tabular"``) with the Learner and ``fit_one_cycle``.
 
     ``layers``/``epochs``/``batch_size`` default by table size (:func:`net_settings`); ``lr``
-    defaults to ``lr_find``'s suggestion (:func:`pick_lr`), its plot saved as ``path/lr_find.png`` when
+    defaults to ``lr_find``'s recommendation (``LRFindResult.recommended``), its plot saved as ``path/lr_find.png`` when
     ``path`` is given. Codes never seen in training (0) get the average embedding of their
     column, so an unseen category reads as a typical one. ``extras``: ``learner``, ``lr``,
     ``lr_find`` (the finder's result or None), ``layers``, ``epochs``, ``batch_size``.
@@ -249,7 +248,7 @@ def fit_nn(
     finder = None
     if lr is None:
         finder = learn.lr_find(plot_path="lr_find.png" if path is not None else None)
-        lr = pick_lr(finder.suggestions)
+        lr = finder.recommended
     learn.fit_one_cycle(epochs, lr)
     model = learn.accelerator.unwrap_model(learn.model).cpu().eval()
     _average_unknown_codes(model)
@@ -261,24 +260,6 @@ def fit_nn(
         name, model, data, description, start, learner=learn, lr=lr, lr_find=finder,
         layers=layers, epochs=epochs, batch_size=batch_size, seed=seed,
     )  # fmt: skip
-
-
-def pick_lr(suggestions: dict[str, float]) -> float:
-    """The learning rate for a tabular net from ``lr_find``'s suggestions: ``slide``, but at
-    most ten times ``valley``.
-
-    The course's Titanic net found valley 0.0083 and slide 0.083 and trained at 0.03, between
-    them; these small nets train well near the top of the falling stretch, where valley (the
-    default for fine-tuning big pretrained models) is cautious. On Titanic over ten seeds,
-    slide gave a mean validation accuracy of 0.832 (min 0.820), valley 0.823 (min 0.809). The
-    cap keeps a flat curve's slide from picking an LR where the loss already climbs.
-
-    >>> pick_lr({"valley": 0.008, "slide": 0.045})
-    0.045
-    >>> pick_lr({"valley": 0.001, "slide": 0.5})
-    0.01
-    """
-    return float(min(suggestions["slide"], 10 * suggestions["valley"]))
 
 
 def _average_unknown_codes(model: nn.Module) -> None:

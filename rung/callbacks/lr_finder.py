@@ -86,8 +86,21 @@ class LRFindResult:
 
     @property
     def suggested(self) -> float:
-        """The default suggestion (valley)."""
+        """fastai's default suggestion: valley."""
         return self.suggestions["valley"]
+
+    @property
+    def recommended(self) -> float:
+        """The LR rung's apps train at by default: ``slide``, but at most ten times ``valley``.
+
+        Valley is a safe, low pick; for the short one-cycle schedules of fine-tuning and small
+        nets the best LR sits higher, near the top of the falling stretch, which slide finds.
+        Measured here: Titanic's tabular net over 10 seeds, slide 0.832 mean accuracy against
+        valley's 0.823; EfficientNet-Lite0 on cats vs dogs, 96-98% at 3e-3..1e-2 against 95%
+        at valley's 4e-4..8e-4. The cap keeps a flat curve's slide from landing where the loss
+        already climbs. (The course picks by eye between the two.)
+        """
+        return min(self.suggestions["slide"], 10 * self.suggestions["valley"])
 
     def save_plot(self, path: str | Path) -> Path:
         from matplotlib.figure import Figure
@@ -172,11 +185,14 @@ def lr_find(
     progress = getattr(learn, "progress_callback", None)
     if progress is not None:
         learn.remove_cb(progress)
+    # the sweep is not training: the Recorder's history is put back as it was too
+    recorder_state = {k: copy.copy(v) for k, v in vars(learn.recorder).items() if k != "learn"}
     try:
         learn.fit(n_epoch, cbs=[finder])
     finally:
         learn.model.load_state_dict(model_state)
         learn.opt.load_state_dict(opt_state)
+        vars(learn.recorder).update(recorder_state)
         if progress is not None:
             learn.add_cb(progress)
     lrs, losses = np.array(finder.lrs[: len(finder.losses)]), np.array(finder.losses)

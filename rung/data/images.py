@@ -52,7 +52,7 @@ SPLITS = ("auto", "folder", "random")
 class ImageDataLoaders(DataLoaders):
     """Train and valid :class:`~rung.data.image_loader.ImageLoader` s plus what the data knows.
 
-    ``info`` holds ``classes`` (sorted), ``size``, ``resize``, ``mean``, ``std``, ``augment``,
+    ``info`` holds ``task`` ("classification"), ``classes`` (sorted), ``size``, ``resize``, ``mean``, ``std``, ``augment``,
     ``skipped`` (files left out, with reasons), ``split`` and ``label`` (how they were made).
 
     >>> import tempfile
@@ -354,6 +354,7 @@ class ImageDataLoaders(DataLoaders):
             loader(split.train, True), loader(split.valid, False), classes=classes, size=size,
             item_size=item_size or size, resize=resize, mean=tuple(mean), std=tuple(std),
             augment=augment, skipped=skipped, split=split_how, label=label_how, source=where,
+            task="classification",
         )  # fmt: skip
 
     # --- looking at the data ---------------------------------------------------------------
