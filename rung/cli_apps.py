@@ -82,6 +82,71 @@ def add_app_commands(
     common(pt)
     pt.set_defaults(func=train_table)
 
+    def interpret(args: argparse.Namespace) -> None:
+        import json
+
+        from rung.report import resolve_run
+
+        run = resolve_run(args.run, root=args.root)
+        app = json.loads((run / "config.json").read_text()).get("app")
+        if app == "tabular":
+            import csv
+
+            rows = {}
+            for name in ("importance", "permutation_importance"):
+                path = run / f"{name}.csv"
+                if path.is_file():
+                    with open(path, newline="") as f:
+                        rows[name] = list(csv.DictReader(f))
+            lines = [f"{run}: columns by importance (plots: importance.png, partial_dependence.png)"]
+            for name, table in rows.items():
+                lines.append(f"{name}: " + ", ".join(next(iter(r.values())) for r in table[:8]))
+            emit(args, {"run": str(run), **rows}, "\n".join(lines))
+            return
+        from rung.vision import interpret_run
+
+        summary = interpret_run(run, out=args.out, k=args.k, data=args.data)
+        text = [f"accuracy {summary.get('accuracy', float('nan')):.4f} on {summary.get('n_items', '?')} validation images"]
+        text += [f"  {a} taken for {p}: {n}" for a, p, n in summary.get("most_confused", [])[:10]]
+        text += [f"  {k}: {v}" for k, v in summary.get("files", {}).items()]
+        emit(args, summary, "\n".join(text))
+
+    def clean(args: argparse.Namespace) -> None:
+        from rung.clean import clean_run, undo
+
+        if args.undo:
+            report = undo(args.run, everything=args.all)
+            lines = [f"moved back {len(report.moved)} file(s)", *report.problems]
+            emit(args, report.to_dict(), "\n".join(lines))
+            return
+        from rung.report import resolve_run
+
+        result = clean_run(
+            resolve_run(args.run, root=args.root), apply=args.apply, interactive=args.interactive, data=args.data,
+            say=(lambda m: None) if args.json else print,
+        )  # fmt: skip
+        emit(args, result, None)
+
+    p = sub.add_parser("interpret", help="where a model is wrong: confusion matrix, top losses, importance")
+    p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest' (default)")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--out", help="write the plots here instead of the run folder")
+    p.add_argument("--k", type=int, default=9, help="how many top losses to show")
+    p.add_argument("--data", help="the image folder, if it moved since training")
+    common(p)
+    p.set_defaults(func=interpret)
+
+    p = sub.add_parser("clean", help="review suspect images: relabel or move aside (never delete), with undo")
+    p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest'; with --undo, the data folder")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--apply", help="a suspects CSV with an action per row: keep, relabel:<class> or aside")
+    p.add_argument("--interactive", action="store_true", help="ask about each suspect")
+    p.add_argument("--data", help="the image folder, if it moved since training")
+    p.add_argument("--undo", action="store_true", help="move files back (the last session's moves)")
+    p.add_argument("--all", action="store_true", help="with --undo: every move not yet undone")
+    common(p)
+    p.set_defaults(func=clean)
+
     def runs(args: argparse.Namespace) -> None:
         from rung.report import compare_runs, format_runs, list_runs
 

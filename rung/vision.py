@@ -240,6 +240,10 @@ def train_images(
 
     say = say or (lambda message: None)
     started = time.perf_counter()
+    if seed is not None:  # before the loaders draw their shuffling seeds: the whole run repeats
+        from rung.utils import seed_everything
+
+        seed_everything(seed)
     folder = Path(folder)
     arch = arch or DEFAULT_ARCH
     source = resolve_pretrained(arch, pretrained)
@@ -273,7 +277,7 @@ def train_images(
     lr_source = "given"
     if lr is None:
         found = learn.lr_find(plot_path=run_dir / "lr_find.png" if plots else None)
-        lr, lr_source = float(found.recommended), "lr_find (slide, at most 10x valley)"
+        lr, lr_source = float(found.recommended), "lr_find (slide, between valley and 10x valley)"
         if plots:
             files["lr_find"] = run_dir / "lr_find.png"
         say(f"lr_find recommends {lr:.2e} (valley {found.suggested:.2e})")
