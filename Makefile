@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rung tests benchmarks examples
+	$(BIN)/ruff format --check rung tests benchmarks examples
 
 # Headless Chromium for the tests that look at pages as a person would (Debian package;
 # best effort: those tests skip where it can't be installed).
@@ -34,6 +35,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check rung tests benchmarks examples
+	$(BIN)/ruff format --check rung tests benchmarks examples
 	$(BIN)/python -m pytest -q --timeout 900 --durations 15 --doctest-modules rung tests
 
 bench: $(STAMP)

@@ -63,9 +63,12 @@ def hand_written(train, valid, epochs: int) -> float:
 
 def with_rung(train, valid, epochs: int) -> float:
     dls = DataLoaders(
-        TensorLoader(*train, batch_size=64, shuffle=True, seed=0), TensorLoader(*valid, batch_size=128)
+        TensorLoader(*train, batch_size=64, shuffle=True, seed=0),
+        TensorLoader(*valid, batch_size=128),
     )
-    learn = Learner(make_model(), dls, nn.CrossEntropyLoss(), metrics=[accuracy], mixed_precision="no")
+    learn = Learner(
+        make_model(), dls, nn.CrossEntropyLoss(), metrics=[accuracy], mixed_precision="no"
+    )
     learn.progress_callback.file = io.StringIO()  # bars and table on, drawn into a buffer
     start = time.perf_counter()
     learn.fit(epochs, lr=1e-3)

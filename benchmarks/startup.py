@@ -31,7 +31,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     rung_bin = Path(sys.executable).with_name("rung")
-    rung_cmd = [str(rung_bin), "--help"] if rung_bin.exists() else [sys.executable, "-m", "rung.cli", "--help"]
+    rung_cmd = (
+        [str(rung_bin), "--help"]
+        if rung_bin.exists()
+        else [sys.executable, "-m", "rung.cli", "--help"]
+    )
     timed(rung_cmd, 2)  # warm the file cache
     result = {
         "python_c_pass_s": timed([sys.executable, "-c", "pass"], args.repeats),

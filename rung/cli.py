@@ -30,7 +30,9 @@ class CommandError(Exception):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    parser.add_argument(
+        "--json", action="store_true", help="print the result as one JSON object on stdout"
+    )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
 
@@ -55,7 +57,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     predictor = rung.load(args.model)
     target = Path(args.input)
     if not target.exists():
-        raise CommandError(f"{target} does not exist; give an image, a folder of images or a CSV file.")
+        raise CommandError(
+            f"{target} does not exist; give an image, a folder of images or a CSV file."
+        )
     result = predictor.predict_for_cli(target, out=Path(args.out) if args.out else None)
     _emit(args, result, result.get("summary"))
 
@@ -75,7 +79,11 @@ def cmd_info(args: argparse.Namespace) -> None:
 def cmd_search(args: argparse.Namespace) -> None:
     from rung.data.search import DDGSSource, SearchError, URLListSource, search_images
 
-    source = URLListSource(args.urls) if args.urls else DDGSSource(timeout=args.search_timeout, backend=args.backend)
+    source = (
+        URLListSource(args.urls)
+        if args.urls
+        else DDGSSource(timeout=args.search_timeout, backend=args.backend)
+    )
     try:
         summary = search_images(
             args.labels or None,
@@ -117,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rung {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="the main job end to end on bundled data (digits as image folders)")
+    p = sub.add_parser(
+        "demo", help="the main job end to end on bundled data (digits as image folders)"
+    )
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run (for smoke tests)")
     _common(p)
@@ -135,26 +145,44 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("search", help="build an image dataset from a web search (one folder per label)")
-    p.add_argument("labels", nargs="*", help='labels, e.g. bird forest (searched as "bird photo", ...)')
+    p = sub.add_parser(
+        "search", help="build an image dataset from a web search (one folder per label)"
+    )
+    p.add_argument(
+        "labels", nargs="*", help='labels, e.g. bird forest (searched as "bird photo", ...)'
+    )
     p.add_argument("--dest", required=True, help="dataset folder; images go to DEST/<label>/")
     p.add_argument("--per-query", type=int, default=100, help="results per query (default 100)")
-    p.add_argument("--query", action="append", help='query template with {label}; repeatable (default: "{label} photo", ...)')
-    p.add_argument("--urls", help="a URL list (.txt, label<TAB>url lines, or a CSV) instead of a web search")
+    p.add_argument(
+        "--query",
+        action="append",
+        help='query template with {label}; repeatable (default: "{label} photo", ...)',
+    )
+    p.add_argument(
+        "--urls", help="a URL list (.txt, label<TAB>url lines, or a CSV) instead of a web search"
+    )
     p.add_argument("--backend", default="auto", help="ddgs backend: auto, bing, duckduckgo")
-    p.add_argument("--search-timeout", type=float, default=5, help="seconds for each search request")
-    p.add_argument("--max-side", type=int, default=400, help="resize so the longest side is at most this")
+    p.add_argument(
+        "--search-timeout", type=float, default=5, help="seconds for each search request"
+    )
+    p.add_argument(
+        "--max-side", type=int, default=400, help="resize so the longest side is at most this"
+    )
     p.add_argument("--workers", type=int, default=8, help="parallel downloads")
     p.add_argument("--timeout", type=float, default=10, help="seconds for each download")
     p.add_argument("--retries", type=int, default=3, help="retries on transient errors")
-    p.add_argument("--pause", type=float, default=None, help="seconds between searches (default: the source's)")
+    p.add_argument(
+        "--pause", type=float, default=None, help="seconds between searches (default: the source's)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     _common(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("scratch", help="the course's from-scratch models next to the library's")
     p.add_argument("dataset", choices=["titanic"], help="which comparison")
-    p.add_argument("--data", default="../shared/data/titanic", help="the Titanic folder (train.csv)")
+    p.add_argument(
+        "--data", default="../shared/data/titanic", help="the Titanic folder (train.csv)"
+    )
     _common(p)
     p.set_defaults(func=cmd_scratch)
 

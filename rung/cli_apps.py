@@ -53,18 +53,30 @@ def add_app_commands(
         )
         emit(args, result.to_dict(), result.summary)
 
-    p = sub.add_parser("train", help="train a model: `rung train images DIR` or `rung train table CSV --target COL`")
+    p = sub.add_parser(
+        "train",
+        help="train a model: `rung train images DIR` or `rung train table CSV --target COL`",
+    )
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
 
     pi = kinds.add_parser("images", help="a folder of class folders (or train/ and valid/ folders)")
     pi.add_argument("folder", help="the image folder: one subfolder per class")
-    pi.add_argument("--arch", help="any timm architecture (default: the offline efficientnet-lite0)")
+    pi.add_argument(
+        "--arch", help="any timm architecture (default: the offline efficientnet-lite0)"
+    )
     pi.add_argument("--size", type=int, help="image size in pixels (default: from the weights)")
     pi.add_argument("--epochs", type=int, help="epochs after the frozen one (default 3)")
     pi.add_argument("--lr", type=float, help="learning rate (default: lr_find's suggestion)")
-    pi.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction without a valid/ folder")
+    pi.add_argument(
+        "--valid-pct", type=float, default=0.2, help="validation fraction without a valid/ folder"
+    )
     pi.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
-    pi.add_argument("--resize", choices=["squish", "crop", "pad"], default="squish", help="how images become square")
+    pi.add_argument(
+        "--resize",
+        choices=["squish", "crop", "pad"],
+        default="squish",
+        help="how images become square",
+    )
     pi.add_argument("--batch-size", type=int, help="batch size (default: fits the machine)")
     pi.add_argument("--out", default="runs", help="runs folder (default: runs)")
     common(pi)
@@ -73,9 +85,17 @@ def add_app_commands(
     pt = kinds.add_parser("table", help="a CSV table and the column to predict")
     pt.add_argument("csv", help="the training CSV")
     pt.add_argument("--target", required=True, help="the column to predict")
-    pt.add_argument("--models", help="comma-separated: linear,nn,rf,gbm,nn_ensemble,blend (default: all)")
-    pt.add_argument("--features", choices=["titanic"], help="add a known feature recipe (the course's Titanic features)")
-    pt.add_argument("--export", default="best", help="which model to export: best (default) or a model name")
+    pt.add_argument(
+        "--models", help="comma-separated: linear,nn,rf,gbm,nn_ensemble,blend (default: all)"
+    )
+    pt.add_argument(
+        "--features",
+        choices=["titanic"],
+        help="add a known feature recipe (the course's Titanic features)",
+    )
+    pt.add_argument(
+        "--export", default="best", help="which model to export: best (default) or a model name"
+    )
     pt.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction (seeded)")
     pt.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
     pt.add_argument("--out", default="runs", help="runs folder (default: runs)")
@@ -98,7 +118,9 @@ def add_app_commands(
                 if path.is_file():
                     with open(path, newline="") as f:
                         rows[name] = list(csv.DictReader(f))
-            lines = [f"{run}: columns by importance (plots: importance.png, partial_dependence.png)"]
+            lines = [
+                f"{run}: columns by importance (plots: importance.png, partial_dependence.png)"
+            ]
             for name, table in rows.items():
                 lines.append(f"{name}: " + ", ".join(next(iter(r.values())) for r in table[:8]))
             emit(args, {"run": str(run), **rows}, "\n".join(lines))
@@ -106,7 +128,9 @@ def add_app_commands(
         from rung.vision import interpret_run
 
         summary = interpret_run(run, out=args.out, k=args.k, data=args.data)
-        text = [f"accuracy {summary.get('accuracy', float('nan')):.4f} on {summary.get('n_items', '?')} validation images"]
+        text = [
+            f"accuracy {summary.get('accuracy', float('nan')):.4f} on {summary.get('n_items', '?')} validation images"
+        ]
         text += [f"  {a} taken for {p}: {n}" for a, p, n in summary.get("most_confused", [])[:10]]
         text += [f"  {k}: {v}" for k, v in summary.get("files", {}).items()]
         emit(args, summary, "\n".join(text))
@@ -127,7 +151,9 @@ def add_app_commands(
         )  # fmt: skip
         emit(args, result, None)
 
-    p = sub.add_parser("interpret", help="where a model is wrong: confusion matrix, top losses, importance")
+    p = sub.add_parser(
+        "interpret", help="where a model is wrong: confusion matrix, top losses, importance"
+    )
     p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest' (default)")
     p.add_argument("--root", default="runs", help="runs folder (default: runs)")
     p.add_argument("--out", help="write the plots here instead of the run folder")
@@ -136,10 +162,19 @@ def add_app_commands(
     common(p)
     p.set_defaults(func=interpret)
 
-    p = sub.add_parser("clean", help="review suspect images: relabel or move aside (never delete), with undo")
-    p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest'; with --undo, the data folder")
+    p = sub.add_parser(
+        "clean", help="review suspect images: relabel or move aside (never delete), with undo"
+    )
+    p.add_argument(
+        "run",
+        nargs="?",
+        default="latest",
+        help="a run folder or 'latest'; with --undo, the data folder",
+    )
     p.add_argument("--root", default="runs", help="runs folder (default: runs)")
-    p.add_argument("--apply", help="a suspects CSV with an action per row: keep, relabel:<class> or aside")
+    p.add_argument(
+        "--apply", help="a suspects CSV with an action per row: keep, relabel:<class> or aside"
+    )
     p.add_argument("--interactive", action="store_true", help="ask about each suspect")
     p.add_argument("--data", help="the image folder, if it moved since training")
     p.add_argument("--undo", action="store_true", help="move files back (the last session's moves)")
@@ -155,7 +190,9 @@ def add_app_commands(
             emit(args, {"compare": args.compare, "table": text}, text)
             return
         rows = list_runs(args.root)
-        text = format_runs(rows) if rows else f"no runs in {args.root} yet: `rung train ...` makes one"
+        text = (
+            format_runs(rows) if rows else f"no runs in {args.root} yet: `rung train ...` makes one"
+        )
         emit(args, {"runs": rows}, text)
 
     def report(args: argparse.Namespace) -> None:
@@ -163,7 +200,9 @@ def add_app_commands(
 
         run = resolve_run(args.run, root=args.root)
         paths = write_writeup(run)
-        emit(args, {k: str(v) for k, v in paths.items()}, f"wrote {paths['html']} and {paths['md']}")
+        emit(
+            args, {k: str(v) for k, v in paths.items()}, f"wrote {paths['html']} and {paths['md']}"
+        )
 
     p = sub.add_parser("runs", help="list (or compare) the training runs in the runs folder")
     p.add_argument("--root", default="runs", help="runs folder (default: runs)")

@@ -55,19 +55,29 @@ def _search_birds(dest: Path, progress: bool) -> Path | None:
 
     try:
         summary = search_images(
-            ["bird", "forest"], dest, per_query=30, source=DDGSSource(timeout=5), pause=2, progress=progress
+            ["bird", "forest"],
+            dest,
+            per_query=30,
+            source=DDGSSource(timeout=5),
+            pause=2,
+            progress=progress,
         )
     except SearchError as e:
         why = e.why if len(e.why) < 80 else e.why[:77] + "..."
         print(f"No web search here ({why}); using the bundled digits instead.", file=sys.stderr)
         return None
     if min(label.images for label in summary.labels.values()) < 10:
-        print("The web search found too few photos; using the bundled digits instead.", file=sys.stderr)
+        print(
+            "The web search found too few photos; using the bundled digits instead.",
+            file=sys.stderr,
+        )
         return None
     return dest
 
 
-def run_demo(out: str | Path = "runs", quick: bool = False, progress: bool = True, search: bool = True) -> dict[str, Any]:
+def run_demo(
+    out: str | Path = "runs", quick: bool = False, progress: bool = True, search: bool = True
+) -> dict[str, Any]:
     """Run the whole job and return a JSON-friendly result with a ``summary`` text."""
     import rung
     from rung.data.augment import Augment

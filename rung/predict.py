@@ -133,7 +133,9 @@ class Predictor:
     def predict_for_cli(self, source: Path, out: Path | None = None) -> dict[str, Any]:
         """What ``rung predict MODEL INPUT [--out CSV]`` does: predict from a file or folder and
         return a JSON-friendly result with a one-line ``"summary"``. Kinds override this."""
-        raise ValueError(f"{type(self).__name__} can't predict from files; use predict() in Python.")
+        raise ValueError(
+            f"{type(self).__name__} can't predict from files; use predict() in Python."
+        )
 
     def __repr__(self) -> str:
         name = self.config.get("model", {}).get("name")
@@ -234,11 +236,17 @@ class TensorPredictor(Predictor):
         result = self.predict(rows)
         if self.task == "classification":
             header = ["prediction", *[f"prob_{c}" for c in result.classes]]
-            table = [[label, *map(float, probs)] for label, probs in zip(result.labels, result.probs)]
+            table = [
+                [label, *map(float, probs)] for label, probs in zip(result.labels, result.probs)
+            ]
             preds: list[Any] = list(result.labels)
         else:
             values = np.asarray(result)
-            header = ["prediction"] if values.ndim == 1 else [f"prediction_{i}" for i in range(values.shape[1])]
+            header = (
+                ["prediction"]
+                if values.ndim == 1
+                else [f"prediction_{i}" for i in range(values.shape[1])]
+            )
             table = [[float(v)] if np.ndim(v) == 0 else list(map(float, v)) for v in values]
             preds = [r[0] if len(r) == 1 else r for r in table]
         if out is not None:

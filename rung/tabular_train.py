@@ -272,7 +272,10 @@ def train_table(
         "duration_s": round(time.perf_counter() - start, 2),
     }
     config["data"]["path"] = config["source"]
-    config["data"]["n_train"], config["data"]["n_valid"] = len(data.split.train), len(data.split.valid)
+    config["data"]["n_train"], config["data"]["n_valid"] = (
+        len(data.split.train),
+        len(data.split.valid),
+    )
     save_json(run_dir / "config.json", config)
     write_writeup(run_dir, title=f"{config['source']}: predicting {data.target.name}")
     record_run(run_dir)

@@ -148,7 +148,8 @@ class ImagePredictor(Predictor):
             found["summary"] = f"predicted {len(result.files)} images{errors}{where}"
             if out is None:
                 found["summary"] += "\n" + "\n".join(
-                    f"{p['path']}: {p['label']} ({p['probs'][p['label']]:.4f})" for p in found["predictions"]
+                    f"{p['path']}: {p['label']} ({p['probs'][p['label']]:.4f})"
+                    for p in found["predictions"]
                 )
             return found
         one = self.predict(source)

@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def rung(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed command line in a fresh process."""
     return subprocess.run(
-        [sys.executable, "-m", "rung.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+        [sys.executable, "-m", "rung.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=300,
     )
 
 
@@ -103,7 +107,11 @@ def image_server(cats_dogs_dir, tmp_path):
 
 def test_search_from_a_url_list_json(image_server, tmp_path):
     urls = tmp_path / "urls.txt"
-    urls.write_text("".join(f"cat\t{image_server}/{n}\n" for n in ["cat0.jpg", "cat1.jpg", "cat2.jpg", "broken.jpg"]))
+    urls.write_text(
+        "".join(
+            f"cat\t{image_server}/{n}\n" for n in ["cat0.jpg", "cat1.jpg", "cat2.jpg", "broken.jpg"]
+        )
+    )
     dest = tmp_path / "data"
     out = rung("search", "--urls", str(urls), "--dest", str(dest), "--pause", "0", "--json")
     assert out.returncode == 0, out.stderr
@@ -114,10 +122,23 @@ def test_search_from_a_url_list_json(image_server, tmp_path):
 
 def test_search_without_network_is_one_clear_line(tmp_path):
     # a search backend through a proxy that refuses connections: fails at once, writes nothing
-    out = rung("search", "bird", "--dest", str(tmp_path / "d"), "--search-timeout", "1", "--backend", "bing")
+    out = rung(
+        "search",
+        "bird",
+        "--dest",
+        str(tmp_path / "d"),
+        "--search-timeout",
+        "1",
+        "--backend",
+        "bing",
+    )
     if out.returncode == 0:
         pytest.skip("this machine reached the real search engine")
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]  # progress bars may come first, on stderr too
-    assert last.startswith("rung search: error: ") and "search" in last and "Traceback" not in out.stderr
+    assert (
+        last.startswith("rung search: error: ")
+        and "search" in last
+        and "Traceback" not in out.stderr
+    )
     assert not (tmp_path / "d").exists()

@@ -30,11 +30,24 @@ def test_digits_folder_is_a_real_image_folder(tmp_path):
 @pytest.mark.slow
 def test_demo_quick_runs_the_whole_job_and_the_model_predicts_in_a_fresh_process(tmp_path):
     env_cmd = [sys.executable, "-m", "rung.cli"]
-    out = subprocess.run([*env_cmd, "demo", "--quick", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [*env_cmd, "demo", "--quick", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)  # nothing but the JSON object on stdout
     run = tmp_path / result["run_dir"]
-    for name in ("model.rung", "metrics.csv", "config.json", "report.html", "report.md", "confusion_matrix.png"):
+    for name in (
+        "model.rung",
+        "metrics.csv",
+        "config.json",
+        "report.html",
+        "report.md",
+        "confusion_matrix.png",
+    ):
         assert (run / name).is_file(), name
     assert result["metrics"]["accuracy"] > 0.3  # 10 classes: chance is 0.1
     # predict a folder from the command line, in a fresh process
@@ -51,8 +64,12 @@ def test_demo_quick_runs_the_whole_job_and_the_model_predicts_in_a_fresh_process
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert json.loads(one.stdout)["label"] == result["sample"]["label"]
-    listed = subprocess.run([*env_cmd, "runs", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [*env_cmd, "runs", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert [r["id"] for r in json.loads(listed.stdout)["runs"]] == [run.name]
-    interp = subprocess.run([*env_cmd, "interpret", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    interp = subprocess.run(
+        [*env_cmd, "interpret", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert interp.returncode == 0, interp.stderr[-2000:]
     assert len(json.loads(interp.stdout)["confusion_matrix"]) == 10

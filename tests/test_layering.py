@@ -14,7 +14,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rung"
 
 # lower number = lower rung
 RUNGS = {"scratch": 0, "data": 1, "learner": 2, "report": 3, "apps": 4}
-LEARNER_RUNG = {"learner", "callbacks", "models", "export", "interpret", "metrics", "losses", "param_groups"}
+LEARNER_RUNG = {
+    "learner",
+    "callbacks",
+    "models",
+    "export",
+    "interpret",
+    "metrics",
+    "losses",
+    "param_groups",
+}
 SHARED = {"utils", "__init__"}  # usable from every rung
 
 
@@ -67,7 +76,17 @@ def test_no_module_imports_a_higher_rung(path):
     assert not higher, f"{module_name(path)} (rung {own}) imports higher rungs: {higher}"
 
 
-HEAVY = ("torch", "torchvision", "timm", "transformers", "gradio", "sklearn", "matplotlib", "pandas", "accelerate")
+HEAVY = (
+    "torch",
+    "torchvision",
+    "timm",
+    "transformers",
+    "gradio",
+    "sklearn",
+    "matplotlib",
+    "pandas",
+    "accelerate",
+)
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -236,5 +236,7 @@ def test_bf16_mixed_precision_runs_the_forward_in_bf16(regression_learner):
 
 
 def test_unknown_mixed_precision_is_a_clear_error():
-    with pytest.raises(ValueError, match="mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got 'fp8'"):
+    with pytest.raises(
+        ValueError, match="mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got 'fp8'"
+    ):
         Learner(nn.Linear(3, 1), tiny_dls(), nn.MSELoss(), mixed_precision="fp8")
