@@ -28,7 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from rung.callbacks.core import BATCH_EVENTS, CANCEL_EXCEPTIONS, EVENTS, Callback
+from rung.callbacks.core import (
+    BATCH_EVENTS,
+    CANCEL_EXCEPTIONS,
+    EVENTS,
+    Callback,
+    CancelBatchException,
+)
 from rung.callbacks.metrics import MetricsCallback
 from rung.callbacks.progress import ProgressCallback
 from rung.callbacks.recorder import Recorder
@@ -362,41 +368,59 @@ class Learner:
             self._stage("train" if self.training else "validate", self._all_batches)
 
     def _all_batches(self) -> None:
+        # The batch stage is written out here rather than run through _stage and __call__: this
+        # loop runs once per batch, and on small models every Python call shows in the time.
+        # (Handlers are looked up once per pass; callbacks added mid-pass join at the next.)
         device = None if self._distributed or self.device.type == "cpu" else self.device
+        h = self._handlers
+        before, after, cancelled = h["before_batch"], h["after_batch"], h["after_cancel_batch"]
         for i, batch in enumerate(self.dl):
             self.iter = i
             if device is not None:
                 batch = tuple(b.to(device, non_blocking=True) for b in batch)
             self.xb, self.yb = tuple(batch[:-1]), batch[-1]
-            self._stage("batch", self._one_batch)
+            try:
+                for cb in before:
+                    cb()
+                self._one_batch(h)
+            except CancelBatchException:
+                for cb in cancelled:
+                    cb()
+            for cb in after:
+                cb()
             if self.training:
                 self.train_iter += 1
 
-    def _one_batch(self) -> None:
-        with self._autocast:
+    def _one_batch(self, h: dict[str, list[Callable[[], Any]]]) -> None:
+        with self._autocast():
             self.pred = self._prepared(*self.xb)
-            self("after_pred")
+            for cb in h["after_pred"]:
+                cb()
             self.loss = self.loss_func(self.pred, self.yb)
         self.loss_grad = self.loss  # callbacks may scale this one (gradient accumulation)
-        self("after_loss")
+        for cb in h["after_loss"]:
+            cb()
         if not self.training:
             return
-        self("before_backward")
+        for cb in h["before_backward"]:
+            cb()
         if self.scaler is not None:
             self.scaler.scale(self.loss_grad).backward()
         else:
             self.loss_grad.backward()
-        self("after_backward")
-        self("before_step")
+        for cb in h["after_backward"]:
+            cb()
+        for cb in h["before_step"]:
+            cb()
         if self.scaler is not None:
             self.scaler.step(self.opt)  # unscales first; skips the step on inf/nan gradients
             self.scaler.update()
         else:
             self.opt.step()
-        self("after_step")
+        for cb in h["after_step"]:
+            cb()
         self.opt.zero_grad(set_to_none=True)
 
-    @property
     def _autocast(self) -> contextlib.AbstractContextManager:
         # nullcontext is reusable; autocast contexts are made fresh each time
         if self.mixed_precision == "no":
@@ -500,7 +524,7 @@ class Learner:
         try:
             for batch in dl:
                 batch = tuple(b.to(self.device) for b in batch)
-                with self._autocast:
+                with self._autocast():
                     out = model(*batch[:-1])
                 out, y = self.accelerator.gather_for_metrics((out.float(), batch[-1]))
                 preds.append(out)

@@ -89,3 +89,17 @@ def test_lesson6_trees_and_forests(tmp_path, titanic_dir):
     )
     assert importance.split(": ")[1].startswith("Sex")
     assert pngs(tmp_path / "plots") == {"feature_importance.png"}
+
+
+@pytest.mark.slow
+def test_lesson1_is_it_a_bird_on_your_own_photos(tmp_path, cats_dogs_dir):
+    out = run_example(
+        "lesson1_is_it_a_bird.py", "--data", str(cats_dogs_dir), "--out", "runs", "--lr", "1e-2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    accuracy = float(out.split("accuracy ")[1].split(".\n")[0].split(",")[0])
+    assert accuracy >= 0.9, out
+    last = out.strip().splitlines()
+    assert last[-2].startswith("This is a: ") and "Probability it's a " in last[-1]
+    assert "(dogs/" in last[-1] and "This is a: dogs." in last[-2]
+    assert (tmp_path / "runs").is_dir() and list((tmp_path / "runs").glob("*/model.rung"))

@@ -32,6 +32,7 @@ class ProgressCallback(Callback):
     def __init__(self, bars: bool = True, table: bool = True, file: Any = None) -> None:
         self.bars, self.table, self.file = bars, table, file
         self.bar = None
+        self.every, self.pending = 1, 0
 
     @property
     def _show(self) -> bool:
@@ -71,9 +72,13 @@ class ProgressCallback(Callback):
         self._open_bar("valid")
 
     def after_batch(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-            if self.learn.training and self.learn.iter % 20 == 0:
+        if self.bar is None:
+            return
+        self.pending += 1
+        if self.pending >= self.every:
+            self.bar.update(self.pending)
+            self.pending = 0
+            if self.learn.training and self.learn.iter % 20 < self.every:
                 self.bar.set_postfix(loss=f"{self.learn.loss.item():.4f}", refresh=False)
 
     def after_train(self) -> None:
