@@ -31,7 +31,7 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "cats_dogs")
     parser.add_argument("--out", type=Path, default=Path("runs/lesson1"))
-    parser.add_argument("--size", type=int, default=128, help="pixels (the course used 192)")
+    parser.add_argument("--size", type=int, default=160, help="pixels (the course used 192)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs after the frozen one")
     parser.add_argument("--lr", type=float, default=None, help="default: from lr_find")
     args = parser.parse_args()
