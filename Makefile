@@ -41,6 +41,8 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/python benchmarks/learner_overhead.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/tabular_training.py
+	$(BIN)/python benchmarks/vision_pipeline.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
