@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from rung.models.registry import (
     rebuild_model,
     unwrap_model,
 )
+from rung.utils import atomic_write
 
 if TYPE_CHECKING:  # torch loads only when a file is written or read
     import torch
@@ -135,7 +135,7 @@ def save_model_file(
             # floats barely compress; stored is faster to write and read
             zf.writestr(WEIGHTS_NAME, weights_bytes, compress_type=zipfile.ZIP_STORED)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return path
 
 
@@ -239,35 +239,6 @@ def _serialize_state(state: Mapping[str, Any]) -> bytes:
             seen_storages.add(storage)
         tensors[key] = tensor
     return save_safetensors(tensors, metadata={"format": "pt"})
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    The rename is atomic on one file system: readers see the old file or the new one, never
-    half of one. On any error the temporary file is removed and ``path`` is left as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, _file_mode(path))  # mkstemp makes it private (0600)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The permissions a plain ``open(path, "w")`` would give: the old file's, else 0666 - umask."""
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:

@@ -22,13 +22,13 @@ from rung.export import (
     FORMAT_VERSION,
     WEIGHTS_NAME,
     ModelFileError,
-    _atomic_write,
     load_model_file,
     read_model_config,
     read_model_file,
     save_model_file,
 )
 from rung.models.registry import build_model, register_model
+from rung.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,7 +170,7 @@ def test_a_failed_save_leaves_the_old_file_and_no_temporary_file(tmp_path, model
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        _atomic_write(saved, dies_halfway)
+        atomic_write(saved, dies_halfway)
     assert saved.read_bytes() == before
     assert sorted(p.name for p in saved.parent.iterdir()) == ["model.rung"]
     load_model_file(saved)  # still a good file

@@ -9,9 +9,7 @@ optimiser hyper-parameters, history, random-number-generator states). Resuming w
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from rung.callbacks.core import Callback, CancelFitException
+from rung.utils import atomic_write
 
 if TYPE_CHECKING:
     from rung.learner import Learner
@@ -36,17 +35,12 @@ CHECKPOINT_VERSION = 1
 
 
 def _atomic_write_zip(path: Path, members: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+    def write(f) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
             for name, data in members.items():
                 zf.writestr(name, data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def _tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:

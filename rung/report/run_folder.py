@@ -34,11 +34,10 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from rung.utils import closest
+from rung.utils import atomic_write, closest
 
 __all__ = [
     "CONFIG_FILE",
@@ -206,18 +205,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     >>> atomic_write_text(tempfile.mkdtemp() + "/notes.txt", "hello").read_text()
     'hello'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it normal rights
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _point_latest(root: Path, run: Path) -> None:
@@ -289,9 +277,3 @@ def _key(key: Any, where: str) -> str:
     if isinstance(key, (int, float, bool)) or hasattr(key, "dtype") or key is None:
         return str(key.item() if hasattr(key, "item") else key)
     raise TypeError(f"{where} has the key {key!r} ({type(key).__name__}); use str({key!r}).")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
