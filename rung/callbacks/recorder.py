@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import operator
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import torch
 from rung.callbacks.core import Callback
 
 __all__ = ["Recorder"]
+
+_lr_of = operator.itemgetter("lr")
 
 
 class Recorder(Callback):
@@ -45,16 +48,16 @@ class Recorder(Callback):
         self.learn.valid_results = {}
 
     def after_batch(self) -> None:
-        if not self.learn.training:
+        learn = self.learn
+        if not learn.training:
             return
         # Keep the loss as a tensor until the epoch ends: no device sync per batch on a GPU.
-        loss = self.learn.loss.detach()
-        self._epoch_losses.append(loss)
-        self._epoch_sizes.append(len(self.learn.yb))
-        groups = self.learn.opt.param_groups
-        self.lrs.append([g["lr"] for g in groups])
-        g = groups[-1]
-        self.moms.append(g["betas"][0] if "betas" in g else g.get("momentum", 0.0))
+        self._epoch_losses.append(learn.loss.detach())
+        self._epoch_sizes.append(len(learn.yb))
+        groups = learn.opt.param_groups
+        self.lrs.append(list(map(_lr_of, groups)))  # map: no comprehension frame per batch
+        head = groups[-1]
+        self.moms.append(head["betas"][0] if "betas" in head else head.get("momentum", 0.0))
 
     def after_epoch(self) -> None:
         if self._epoch_losses:
