@@ -20,6 +20,9 @@ _LAZY = {
     "TensorLoader": "rung.data.core",
     "load": "rung.predict",
     "seed_everything": "rung.utils",
+    "train_images": "rung.vision",
+    "train_table": "rung.tabular_train",
+    "search_images": "rung.data.search",
 }
 
 __all__ = ["__version__", *_LAZY]
