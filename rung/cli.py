@@ -60,7 +60,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
         raise CommandError(
             f"{target} does not exist; give an image, a folder of images or a CSV file."
         )
-    result = predictor.predict_for_cli(target, out=Path(args.out) if args.out else None)
+    out = Path(args.out) if args.out else None
+    if args.tta:
+        if predictor.config.get("kind") != "image":
+            raise CommandError("--tta (test-time augmentation) is for image models.")
+        result = predictor.predict_for_cli(target, out=out, tta=True)
+    else:
+        result = predictor.predict_for_cli(target, out=out)
     _emit(args, result, result.get("summary"))
 
 
@@ -137,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a .rung model file")
     p.add_argument("input", help="an image, a folder of images, or a CSV of rows")
     p.add_argument("--out", help="write predictions to this CSV (folders and CSV inputs)")
+    p.add_argument(
+        "--tta", action="store_true", help="images: average over the image and its mirror"
+    )
     _common(p)
     p.set_defaults(func=cmd_predict)
 

@@ -137,11 +137,13 @@ class ImagePredictor(Predictor):
         probs = torch.cat(chunks) if chunks else torch.zeros(0, len(self.classes))
         return done, self._decode(probs), errors
 
-    def predict_for_cli(self, source: Path, out: Path | None = None) -> dict[str, Any]:
-        """``rung predict MODEL IMAGE|FOLDER [--out CSV]``: one image gives its label and
-        probabilities; a folder gives a row per image (a CSV with ``out``)."""
+    def predict_for_cli(
+        self, source: Path, out: Path | None = None, tta: bool = False
+    ) -> dict[str, Any]:
+        """``rung predict MODEL IMAGE|FOLDER [--out CSV] [--tta]``: one image gives its label
+        and probabilities; a folder gives a row per image (a CSV with ``out``)."""
         if Path(source).is_dir():
-            result = self.predict_folder(source, out=out)
+            result = self.predict_folder(source, out=out, tta=tta)
             found = result.to_dict()
             where = f"; wrote {out}" if out is not None else ""
             errors = f", {len(result.errors)} unreadable" if result.errors else ""
@@ -152,7 +154,7 @@ class ImagePredictor(Predictor):
                     for p in found["predictions"]
                 )
             return found
-        one = self.predict(source)
+        one = self.predict(source, tta=tta)
         probs = {str(k): float(v) for k, v in one.probs.items()}
         lines = [f"{source}: {one.label} (probability {probs[str(one.label)]:.4f})"]
         lines += [f"  {k}: {v:.4f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])]

@@ -64,6 +64,12 @@ def test_demo_quick_runs_the_whole_job_and_the_model_predicts_in_a_fresh_process
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert json.loads(one.stdout)["label"] == result["sample"]["label"]
+    tta = subprocess.run(
+        [*env_cmd, "predict", str(run / "model.rung"), result["sample"]["path"], "--tta", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    probs = json.loads(tta.stdout)["probs"]
+    assert len(probs) == 10 and abs(sum(probs.values()) - 1) < 1e-4
     listed = subprocess.run(
         [*env_cmd, "runs", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
