@@ -297,13 +297,17 @@ class Learner:
         self._distributed = self.accelerator.num_processes > 1
         self._loaders = {}
         for name in ("train", "valid"):
-            dl = getattr(self.dls, name)
-            if self._distributed:
-                dl = self.accelerator.prepare_data_loader(
-                    dl.to_dataloader() if hasattr(dl, "to_dataloader") else dl
-                )
-            self._loaders[name] = dl
+            self._loaders[name] = self._sharded(getattr(self.dls, name))
         self.n_train_batches = len(self._loaders["train"])
+
+    def _sharded(self, dl: Iterable) -> Iterable:
+        """``dl`` as this process's shard when there are several processes (Accelerate shards
+        torch DataLoaders; a TensorLoader becomes one first), else ``dl`` itself."""
+        if self.accelerator.num_processes == 1:
+            return dl
+        return self.accelerator.prepare_data_loader(
+            dl.to_dataloader() if hasattr(dl, "to_dataloader") else dl
+        )
 
     def fit(
         self,
@@ -512,11 +516,7 @@ class Learner:
         ``"decoded"`` (class indices or values) when asked. ``preds`` have the loss's activation
         applied (softmax for cross-entropy, sigmoid for BCE-with-logits) unless ``act`` is given.
         """
-        dl = self.dls.valid if dl is None else dl
-        if self.accelerator.num_processes > 1:
-            dl = self.accelerator.prepare_data_loader(
-                dl.to_dataloader() if hasattr(dl, "to_dataloader") else dl
-            )
+        dl = self._sharded(self.dls.valid if dl is None else dl)
         model = self._prepared or self.model.to(self.device)
         was_training = model.training
         model.eval()
