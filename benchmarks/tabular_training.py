@@ -1,7 +1,7 @@
 """Tabular net training time: rung (Learner + fit_one_cycle) vs a hand-written PyTorch loop.
 
 Both train the same ``"tabular"`` net (same initial weights) on the same preprocessed tensors
-from :class:`~rung.data.tabular.TabularData`, with the same batches (one TensorLoader order),
+from :class:`~rung.tabular.data.TabularData`, with the same batches (one TensorLoader order),
 AdamW, the same one-cycle schedule of LR and momentum, and a validation pass with accuracy
 every epoch. What differs is the loop: rung's events, callbacks, recorder and metrics.
 
@@ -28,10 +28,10 @@ from torch import nn
 
 from rung.callbacks.schedule import combined_cos
 from rung.data.core import TensorLoader
-from rung.data.tabular import TabularData
 from rung.learner import Learner, default_opt
 from rung.metrics import accuracy
 from rung.models.registry import build_model
+from rung.tabular.data import TabularData
 
 TITANIC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "titanic" / "train.csv"
 
@@ -97,7 +97,7 @@ def hand_written(data: TabularData, layers: list[int], epochs: int, bs: int, lr:
 
 
 def with_rung(data: TabularData, layers: list[int], epochs: int, bs: int, lr: float) -> dict:
-    """The same training through the Learner (as rung.tabular_models.fit_nn runs it)."""
+    """The same training through the Learner (as rung.tabular.fit.fit_nn runs it)."""
     train_dl, valid_dl = loaders(data, bs)
     learn = Learner(
         make_model(data, layers), (train_dl, valid_dl), nn.CrossEntropyLoss(),

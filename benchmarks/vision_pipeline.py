@@ -92,7 +92,7 @@ def torchvision_loader(data: Path, bs: int, size: int, workers: int):
 
 
 def rung_loader(data: Path, bs: int, size: int, workers: int, device):
-    from rung.data.images import ImageDataLoaders
+    from rung.vision.data import ImageDataLoaders
 
     dls = ImageDataLoaders.from_folder(
         data, valid_pct=0.1, size=size, batch_size=bs, num_workers=workers, device=device

@@ -17,8 +17,8 @@ import argparse
 from pathlib import Path
 
 import rung
-from rung.data.search import search_images
-from rung.vision import train_images
+from rung.vision.search.images import search_images
+from rung.vision.train import train_images
 
 ROOT = Path(__file__).resolve().parents[1]
 

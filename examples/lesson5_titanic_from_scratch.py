@@ -74,7 +74,7 @@ def main() -> None:
     print(f"\nloss plots in {args.out}/")
 
     # The framework version, as in the course's "linear model and neural net from scratch" end
-    from rung.tabular_train import train_table
+    from rung.tabular.train import train_table
 
     run = train_table(
         args.data / "train.csv", "Survived", models=["nn", "nn_ensemble"], features="titanic",

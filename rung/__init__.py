@@ -18,11 +18,11 @@ _LAZY = {
     "Learner": "rung.learner",
     "DataLoaders": "rung.data.core",
     "TensorLoader": "rung.data.core",
-    "load": "rung.predict",
+    "load": "rung.predictor",
     "seed_everything": "rung.utils",
-    "train_images": "rung.vision",
-    "train_table": "rung.tabular_train",
-    "search_images": "rung.data.search",
+    "train_images": "rung.vision.train",
+    "train_table": "rung.tabular.train",
+    "search_images": "rung.vision.search.images",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -17,30 +17,19 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+
+from rung.commands import CommandError, add_common_flags, emit
 
 __all__ = ["main", "build_parser"]
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
-
-class CommandError(Exception):
-    """An error a command reports as one line (the message says what to do)."""
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="print the result as one JSON object on stdout"
-    )
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-
-
-def _emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:
-    if args.json:
-        print(json.dumps(result, default=str))
-    elif text is not None:
-        print(text)
+# Each app adds its commands from its own cli module; `rung interpret` asks the app that
+# wrote a run (its config's "app") to show it.
+APP_COMMANDS = ("rung.vision.cli", "rung.tabular.cli")
+INTERPRETERS = {"images": "rung.vision.cli", "tabular": "rung.tabular.cli"}
 
 
 # ---------------------------------------------------------------------------- commands
@@ -48,7 +37,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from rung.demo import run_demo
 
     result = run_demo(out=Path(args.out), quick=args.quick, progress=not args.json)
-    _emit(args, result, result.get("summary"))
+    emit(args, result, result.get("summary"))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -67,11 +56,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
         result = predictor.predict_for_cli(target, out=out, tta=True)
     else:
         result = predictor.predict_for_cli(target, out=out)
-    _emit(args, result, result.get("summary"))
+    emit(args, result, result.get("summary"))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from rung.export import read_model_config
+    from rung.modelfile import read_model_config
 
     config = read_model_config(args.model)
     if args.json:
@@ -82,33 +71,6 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"{key:>16}: {json.dumps(value, default=str)[:200]}")
 
 
-def cmd_search(args: argparse.Namespace) -> None:
-    from rung.data.search import DDGSSource, SearchError, URLListSource, search_images
-
-    source = (
-        URLListSource(args.urls)
-        if args.urls
-        else DDGSSource(timeout=args.search_timeout, backend=args.backend)
-    )
-    try:
-        summary = search_images(
-            args.labels or None,
-            args.dest,
-            per_query=args.per_query,
-            queries=tuple(args.query) if args.query else search_images.__defaults__[1],
-            source=source,
-            max_side=args.max_side,
-            workers=args.workers,
-            timeout=args.timeout,
-            retries=args.retries,
-            pause=args.pause,
-            progress=not (args.no_progress or args.json),
-        )
-    except SearchError as e:
-        raise CommandError(str(e)) from e
-    _emit(args, summary.to_dict(), str(summary))
-
-
 def cmd_scratch(args: argparse.Namespace) -> None:
     from rung.scratch.compare import format_comparison, titanic_comparison
 
@@ -116,7 +78,39 @@ def cmd_scratch(args: argparse.Namespace) -> None:
     if not (data / "train.csv").is_file():
         raise CommandError(f"no train.csv in {data}; pass --data with the Kaggle Titanic folder.")
     table = titanic_comparison(data)
-    _emit(args, {"rows": table.to_dict(orient="records")}, format_comparison(table))
+    emit(args, {"rows": table.to_dict(orient="records")}, format_comparison(table))
+
+
+def cmd_interpret(args: argparse.Namespace) -> None:
+    from rung.report import resolve_run
+
+    run = resolve_run(args.run, root=args.root)
+    app = json.loads((run / "config.json").read_text()).get("app")
+    if app not in INTERPRETERS:
+        raise CommandError(
+            f"{run} was written by the app {app!r}; rung interprets runs of {sorted(INTERPRETERS)}."
+        )
+    result, text = import_module(INTERPRETERS[app]).interpret(run, args)
+    emit(args, result, text)
+
+
+def cmd_runs(args: argparse.Namespace) -> None:
+    from rung.report import compare_runs, format_runs, list_runs
+
+    if args.compare:
+        text = compare_runs(args.root, args.compare)
+        emit(args, {"compare": args.compare, "table": text}, text)
+        return
+    rows = list_runs(args.root)
+    text = format_runs(rows) if rows else f"no runs in {args.root} yet: `rung train ...` makes one"
+    emit(args, {"runs": rows}, text)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from rung.report import resolve_run, write_writeup
+
+    paths = write_writeup(resolve_run(args.run, root=args.root))
+    emit(args, {k: str(v) for k, v in paths.items()}, f"wrote {paths['html']} and {paths['md']}")
 
 
 # ---------------------------------------------------------------------------- parser
@@ -136,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run (for smoke tests)")
-    _common(p)
+    add_common_flags(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("predict", help="predict with a model file: an image, a folder or a CSV")
@@ -146,64 +140,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tta", action="store_true", help="images: average over the image and its mirror"
     )
-    _common(p)
+    add_common_flags(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("info", help="show what a model file holds (task, classes, metrics...)")
     p.add_argument("model", help="a .rung model file")
-    _common(p)
+    add_common_flags(p)
     p.set_defaults(func=cmd_info)
-
-    p = sub.add_parser(
-        "search", help="build an image dataset from a web search (one folder per label)"
-    )
-    p.add_argument(
-        "labels", nargs="*", help='labels, e.g. bird forest (searched as "bird photo", ...)'
-    )
-    p.add_argument("--dest", required=True, help="dataset folder; images go to DEST/<label>/")
-    p.add_argument("--per-query", type=int, default=100, help="results per query (default 100)")
-    p.add_argument(
-        "--query",
-        action="append",
-        help='query template with {label}; repeatable (default: "{label} photo", ...)',
-    )
-    p.add_argument(
-        "--urls", help="a URL list (.txt, label<TAB>url lines, or a CSV) instead of a web search"
-    )
-    p.add_argument("--backend", default="auto", help="ddgs backend: auto, bing, duckduckgo")
-    p.add_argument(
-        "--search-timeout", type=float, default=5, help="seconds for each search request"
-    )
-    p.add_argument(
-        "--max-side", type=int, default=400, help="resize so the longest side is at most this"
-    )
-    p.add_argument("--workers", type=int, default=8, help="parallel downloads")
-    p.add_argument("--timeout", type=float, default=10, help="seconds for each download")
-    p.add_argument("--retries", type=int, default=3, help="retries on transient errors")
-    p.add_argument(
-        "--pause", type=float, default=None, help="seconds between searches (default: the source's)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress output")
-    _common(p)
-    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("scratch", help="the course's from-scratch models next to the library's")
     p.add_argument("dataset", choices=["titanic"], help="which comparison")
     p.add_argument(
         "--data", default="../shared/data/titanic", help="the Titanic folder (train.csv)"
     )
-    _common(p)
+    add_common_flags(p)
     p.set_defaults(func=cmd_scratch)
 
-    _register_app_commands(sub)
+    train = sub.add_parser(
+        "train",
+        help="train a model: `rung train images DIR` or `rung train table CSV --target COL`",
+    )
+    train_kinds = train.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for module in APP_COMMANDS:
+        import_module(module).add_commands(sub, train_kinds)
+    _add_run_commands(sub)
     return parser
 
 
-def _register_app_commands(sub: argparse._SubParsersAction) -> None:
-    """Commands of the apps (images, tables), each in its own module's ``add_commands``."""
-    from rung.cli_apps import add_app_commands
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """The commands about run folders, whichever app wrote them."""
+    p = sub.add_parser(
+        "interpret", help="where a model is wrong: confusion matrix, top losses, importance"
+    )
+    p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest' (default)")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--out", help="write the plots here instead of the run folder")
+    p.add_argument("--k", type=int, default=9, help="how many top losses to show")
+    p.add_argument("--data", help="the image folder, if it moved since training")
+    add_common_flags(p)
+    p.set_defaults(func=cmd_interpret)
 
-    add_app_commands(sub, _common, _emit, CommandError)
+    p = sub.add_parser("runs", help="list (or compare) the training runs in the runs folder")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    p.add_argument("--compare", nargs="+", metavar="RUN", help="compare these runs side by side")
+    add_common_flags(p)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("report", help="(re)write a run's writeup: report.html and report.md")
+    p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest' (default)")
+    p.add_argument("--root", default="runs", help="runs folder (default: runs)")
+    add_common_flags(p)
+    p.set_defaults(func=cmd_report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,7 +51,7 @@ def write_digits_folder(dest: str | Path, size: int = 32, per_class: int | None 
 
 def _search_birds(dest: Path, progress: bool) -> Path | None:
     """Lesson 1's search; None when there is no network (the usual case on a build machine)."""
-    from rung.data.search import DDGSSource, SearchError, search_images
+    from rung.vision.search.images import DDGSSource, SearchError, search_images
 
     try:
         summary = search_images(
@@ -80,8 +80,8 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the whole job and return a JSON-friendly result with a ``summary`` text."""
     import rung
-    from rung.data.augment import Augment
-    from rung.vision import train_images
+    from rung.vision.augment import Augment
+    from rung.vision.train import train_images
 
     out = Path(out)
     data_root = out.parent / "demo_data" if out.name else Path("demo_data")

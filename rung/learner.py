@@ -547,7 +547,7 @@ class Learner:
         ``config`` carries what prediction needs (task, classes, preprocessing); the latest
         validation metrics are added. Only the main process writes.
         """
-        from rung.export import save_model_file
+        from rung.modelfile import save_model_file
 
         self.accelerator.wait_for_everyone()
         metrics = dict(self.recorder.final_metrics()) if self.recorder.values else {}

@@ -20,7 +20,7 @@ _CACHE: dict[str, Any] = {}
 def trained_run(cats_dogs_dir: Path, out: Path) -> tuple[Any, float]:
     """``(ImageTrainResult, seconds)`` of the shared run; ``out`` is used the first time only."""
     if "run" not in _CACHE:
-        from rung.vision import train_images
+        from rung.vision.train import train_images
 
         started = time.perf_counter()
         result = train_images(

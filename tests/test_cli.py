@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from rung.cli import main
-from rung.export import save_model_file
+from rung.modelfile import save_model_file
 from rung.models.registry import build_model
 
 ROOT = Path(__file__).resolve().parents[1]

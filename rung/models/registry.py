@@ -5,9 +5,11 @@ built the module (``{"name": "mlp", "kwargs": {"n_in": 3, "n_out": 2}}``). Rebui
 this registry and the module that defines the builder, never the training code, and the spec is
 plain JSON, never pickled code.
 
-Builders in other modules of ``rung.models`` are found through ``_BUILDER_MODULES`` (name ->
-module), imported the first time the name is asked for: a fresh process can rebuild any model
-from its name alone.
+Builders in other modules are found by name, and their module imported the first time the name is
+asked for, so a fresh process can rebuild any model from its name alone. The generic ones are
+listed in ``_BUILDER_MODULES``; the apps' (and other packages') declare theirs as entry points in
+the group ``rung.models`` (name = model name, value = the module whose import registers it): this
+rung never names the apps above it.
 
 >>> model = build_model("mlp", n_in=3, n_out=2, layers=[4])
 >>> model_spec(model)
@@ -19,9 +21,11 @@ True
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Callable, Mapping
 from importlib import import_module
+from importlib.metadata import entry_points
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,18 +40,14 @@ __all__ = [
     "unwrap_model",
     "list_models",
     "json_ready",
+    "builder_modules",
     "UnknownModelError",
 ]
 
-# name -> module whose import registers that name. A new family of models adds a line here.
-_BUILDER_MODULES: dict[str, str] = {
-    "mlp": "rung.models.mlp",
-    "timm": "rung.models.timm_models",
-    "tabular": "rung.models.tabular",
-    "tabular_linear": "rung.models.tabular",
-    "tabular_ensemble": "rung.models.tabular",
-    "tabular_trees": "rung.models.tabular_trees",
-}
+# name -> module whose import registers that name, for this rung's own builders. The apps'
+# builders come from the ``rung.models`` entry points (see builder_modules).
+_BUILDER_MODULES: dict[str, str] = {"mlp": "rung.models.mlp"}
+ENTRY_POINT_GROUP = "rung.models"
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 # name -> kwargs that replace the spec's when rebuilding from a model file (weights come from it)
@@ -168,8 +168,23 @@ def list_models() -> list[str]:
     >>> "mlp" in list_models()
     True
     """
-    available = {name for name, module in _BUILDER_MODULES.items() if _module_exists(module)}
+    available = {name for name, module in builder_modules().items() if _module_exists(module)}
     return sorted(set(_BUILDERS) | available)
+
+
+def builder_modules() -> dict[str, str]:
+    """Model name -> the module whose import registers its builder: this rung's own, plus the
+    ``rung.models`` entry points of the installed packages (rung's apps among them).
+
+    >>> builder_modules()["mlp"]
+    'rung.models.mlp'
+    """
+    return {**_entry_point_modules(), **_BUILDER_MODULES}
+
+
+@functools.cache
+def _entry_point_modules() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def json_ready(value: Any, where: str = "value") -> Any:
@@ -227,8 +242,9 @@ def _call_builder(name: str, kwargs: dict[str, Any], loading: bool = False) -> n
 
 
 def _find_builder(name: str) -> Callable[..., Any]:
-    if name not in _BUILDERS and name in _BUILDER_MODULES:
-        module = _BUILDER_MODULES[name]
+    modules = builder_modules() if name not in _BUILDERS else {}
+    if name in modules:
+        module = modules[name]
         try:
             import_module(module)
         except ModuleNotFoundError as e:

@@ -191,7 +191,7 @@ def _read_config(path: Path, problems: list[str]) -> dict[str, Any]:
 
 
 def _read_model_config(path: Path, problems: list[str]) -> dict[str, Any]:
-    from rung.export import ModelFileError, read_model_config  # reads JSON only, no torch
+    from rung.modelfile import ModelFileError, read_model_config  # reads JSON only, no torch
 
     try:
         return read_model_config(path)

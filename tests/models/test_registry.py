@@ -69,8 +69,9 @@ def test_a_table_entry_whose_module_is_missing_says_how_to_get_it(monkeypatch):
 def test_list_models_is_sorted_and_holds_the_table_entries_that_exist():
     names = list_models()
     assert names == sorted(names) and "mlp" in names
-    assert registry._BUILDER_MODULES["timm"] == "rung.models.timm_models"
-    assert registry._BUILDER_MODULES["tabular"] == "rung.models.tabular"
+    assert registry.builder_modules()["timm"] == "rung.vision.models"  # apps: entry points
+    assert registry.builder_modules()["tabular"] == "rung.tabular.models"
+    assert {"timm", "tabular", "tabular_trees"} <= set(names)
 
 
 def test_a_fresh_process_finds_the_builder_from_the_name_alone():

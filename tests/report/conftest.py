@@ -1,6 +1,6 @@
 """A realistic run folder, made the way the apps make one: a real (tiny) fit whose Recorder
 writes metrics.csv and the loss plot, a confusion matrix drawn with matplotlib, and a model file
-written by rung.export."""
+written by rung.modelfile."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _draw_confusion_matrix(path: Path) -> None:
 def made_run(tmp_path_factory) -> Path:
     """runs/<time>-images/ with config.json, metrics.csv, loss.png, confusion_matrix.png,
     notes.txt and model.rung. Tests that change it get a copy (``run_folder``)."""
-    from rung.export import save_model_file
+    from rung.modelfile import save_model_file
     from rung.report.run_folder import new_run_dir, save_json
 
     learn, model = _fit_tiny_classifier()

@@ -1,0 +1,149 @@
+"""The target column of a table: the task, the classes or the range, encoding and decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rung.tabular.procs import category_keys
+from rung.tabular.roles import MAX_CLASSES, infer_task
+
+__all__ = ["TabularTarget", "TASKS"]
+
+TASKS = ("classification", "regression")
+
+
+def _plain(value: Any) -> Any:
+    """A class label as plain JSON data, whole floats as ints (0.0 -> 0, as the CSV had it)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if float(value).is_integer() else float(value)
+    return str(value)
+
+
+@dataclass
+class TabularTarget:
+    """What the model predicts: a class among ``classes``, or a number in ``[y_min, y_max]``.
+
+    Classification targets encode to int64 codes (``classes[code]`` is the label); regression
+    targets to float32. ``y_min``/``y_max`` come from the training rows (for a ``y_range``).
+
+    >>> t = TabularTarget.fit(pd.Series(["cat", "dog", "cat"], name="animal"))
+    >>> t.task, t.classes, t.encode(pd.Series(["dog", "cat"])).tolist()
+    ('classification', ['cat', 'dog'], [1, 0])
+    >>> t.decode([1, 1])
+    ['dog', 'dog']
+    >>> TabularTarget.fit(pd.Series([1.5, 3.0, 2.0], name="price")).y_range
+    (1.5, 3.0)
+    """
+
+    name: str
+    task: str
+    classes: list[Any] | None = None
+    y_min: float | None = None
+    y_max: float | None = None
+    reason: str = ""
+
+    @classmethod
+    def fit(
+        cls,
+        y: pd.Series,
+        train_rows: Sequence[int] | np.ndarray | None = None,
+        task: str | None = None,
+        max_classes: int = MAX_CLASSES,
+    ) -> TabularTarget:
+        """Infer (or check) the task from ``y``; classes from all rows, range from ``train_rows``.
+
+        Every labelled row's class goes in ``classes`` so validation rows always encode; the
+        range uses only training rows (positions into ``y``; all rows if ``None``).
+        """
+        if y.isna().any():
+            raise ValueError(
+                f"target {y.name!r} has {int(y.isna().sum())} missing values; drop those rows "
+                f"first (df.dropna(subset=[{y.name!r}]))."
+            )
+        if task is None:
+            task, reason = infer_task(y, max_classes=max_classes)
+        elif task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}.")
+        else:
+            reason = "given by task="
+        values = y.unique()
+        if len(values) < 2:
+            raise ValueError(
+                f"target {y.name!r} has a single value, {_plain(values[0])!r}, in all "
+                f"{len(y)} rows: there is nothing to predict."
+            )
+        if task == "classification":
+            keys = category_keys(pd.Series(values))
+            order = np.argsort(keys.to_numpy(dtype=str), kind="stable")
+            if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+                order = np.argsort(values.astype(float), kind="stable")
+            return cls(str(y.name), task, [_plain(values[i]) for i in order], reason=reason)
+        numbers = _target_numbers(y)
+        train = numbers if train_rows is None else numbers[np.asarray(train_rows)]
+        return cls(str(y.name), task, None, float(train.min()), float(train.max()), reason)
+
+    @property
+    def n_out(self) -> int:
+        """Outputs a model needs: one per class, or one number."""
+        return len(self.classes) if self.classes is not None else 1
+
+    @property
+    def y_range(self) -> tuple[float, float] | None:
+        """``(min, max)`` of the training targets for regression, else ``None``."""
+        return None if self.task == "classification" else (self.y_min, self.y_max)
+
+    def encode(self, y: pd.Series) -> np.ndarray:
+        """Classification: int64 codes (N,); regression: float32 (N,)."""
+        if self.task == "regression":
+            return _target_numbers(y).astype(np.float32)
+        keys = category_keys(y.reset_index(drop=True))
+        codes = pd.Index(category_keys(pd.Series(self.classes, dtype=object))).get_indexer(keys)
+        if (codes < 0).any():
+            unknown = sorted({str(v) for v in y.to_numpy()[codes < 0]})[:10]
+            raise ValueError(
+                f"target {self.name!r} has values that are not among the classes "
+                f"{self.classes}: {unknown}."
+            )
+        return codes.astype(np.int64)
+
+    def decode(self, codes: Sequence[int] | np.ndarray) -> list[Any]:
+        """Class labels for codes (classification), or the numbers themselves (regression)."""
+        if self.classes is None:
+            return [float(v) for v in np.asarray(codes).reshape(-1)]
+        return [self.classes[int(c)] for c in np.asarray(codes).reshape(-1)]
+
+    def to_config(self) -> dict[str, Any]:
+        """Plain JSON-able dict; :meth:`from_config` rebuilds the same target."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "classes": None if self.classes is None else list(self.classes),
+            "y_min": self.y_min,
+            "y_max": self.y_max,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TabularTarget:
+        """Rebuild from :meth:`to_config` output."""
+        return cls(**config)
+
+
+def _target_numbers(y: pd.Series) -> np.ndarray:
+    x = pd.to_numeric(y, errors="coerce")
+    bad = y.notna().to_numpy() & x.isna().to_numpy()
+    if bad.any():
+        raise ValueError(
+            f"target {y.name!r} holds values that are not numbers, e.g. "
+            f"{y[bad].iloc[0]!r}; task='regression' needs numbers (use task='classification')."
+        )
+    return x.to_numpy(dtype=float)

