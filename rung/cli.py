@@ -43,20 +43,67 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     import rung
 
-    predictor = rung.load(args.model)
     target = Path(args.input)
     if not target.exists():
         raise CommandError(
             f"{target} does not exist; give an image, a folder of images or a CSV file."
         )
-    out = Path(args.out) if args.out else None
+    out = predictions_path(target, args.out, force=args.force)
+    predictor = rung.load(args.model)
     if args.tta:
         if predictor.config.get("kind") != "image":
             raise CommandError("--tta (test-time augmentation) is for image models.")
         result = predictor.predict_for_cli(target, out=out, tta=True)
     else:
         result = predictor.predict_for_cli(target, out=out)
+    if out is not None and args.out is None and out.name != f"{target.stem}_predictions.csv":
+        result["summary"] += f" ({target.stem}_predictions.csv exists, so a new name was used)"
     emit(args, result, result.get("summary"))
+
+
+def predictions_path(
+    source: Path, out: str | None, force: bool = False, folder: Path | None = None
+) -> Path | None:
+    """Where ``rung predict`` writes its CSV: ``out`` when given, else ``<stem>_predictions.csv``
+    in ``folder`` (the current one) for a CSV input; None otherwise (the result is printed).
+
+    Nothing a user made is overwritten: ``out`` may never be the input itself, an existing
+    ``out`` needs ``force``, and an existing default name gives way to ``<stem>_predictions-2.csv``.
+
+    >>> import tempfile
+    >>> here = Path(tempfile.mkdtemp()); test = here / "test.csv"; _ = test.write_text("x")
+    >>> predictions_path(test, None, folder=here).name
+    'test_predictions.csv'
+    >>> _ = (here / "test_predictions.csv").write_text("my earlier predictions")
+    >>> predictions_path(test, None, folder=here).name
+    'test_predictions-2.csv'
+    >>> predictions_path(test, str(test))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rung.commands.CommandError: --out ... is the input file; write the predictions to another file, e.g. --out test_predictions.csv
+    """
+    if out is not None:
+        path = Path(out)
+        if path.exists() and source.exists() and path.resolve() == source.resolve():
+            raise CommandError(
+                f"--out {out} is the input file; write the predictions to another file, "
+                f"e.g. --out {source.stem}_predictions.csv"
+            )
+        if path.is_dir():
+            raise CommandError(f"--out {out} is a folder; give a CSV file name.")
+        if path.exists() and not force:
+            raise CommandError(
+                f"--out {out} exists; pass --force to replace it, or choose another file."
+            )
+        return path
+    if not (source.is_file() and source.suffix.lower() in (".csv", ".tsv", ".txt")):
+        return None
+    folder = Path.cwd() if folder is None else folder
+    path, n = folder / f"{source.stem}_predictions.csv", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{source.stem}_predictions-{n}.csv"
+    return path
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -136,7 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict with a model file: an image, a folder or a CSV")
     p.add_argument("model", help="a .rung model file")
     p.add_argument("input", help="an image, a folder of images, or a CSV of rows")
-    p.add_argument("--out", help="write predictions to this CSV (folders and CSV inputs)")
+    p.add_argument(
+        "--out",
+        help="write predictions to this CSV (default for a CSV input: <name>_predictions.csv "
+        "here; never the input, never an existing file without --force)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument(
         "--tta", action="store_true", help="images: average over the image and its mirror"
     )

@@ -142,3 +142,32 @@ def test_search_without_network_is_one_clear_line(tmp_path):
         and "Traceback" not in out.stderr
     )
     assert not (tmp_path / "d").exists()
+
+
+def test_predict_never_overwrites_the_input_or_an_existing_file(classifier_file, tmp_path):
+    rows = tmp_path / "t.csv"
+    rows.write_text("x1,x2\n0.5,-1\n2,3\n")
+    same = rung("predict", str(classifier_file), str(rows), "--out", str(rows))
+    assert same.returncode == 1 and "is the input file" in same.stderr
+    assert rows.read_text() == "x1,x2\n0.5,-1\n2,3\n"  # the user's data is untouched
+    forced = rung("predict", str(classifier_file), str(rows), "--out", str(rows), "--force")
+    assert forced.returncode == 1 and rows.read_text() == "x1,x2\n0.5,-1\n2,3\n"
+
+    mine = tmp_path / "mine.csv"
+    mine.write_text("my own work")
+    refused = rung("predict", str(classifier_file), str(rows), "--out", str(mine))
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    assert mine.read_text() == "my own work"
+    replaced = rung("predict", str(classifier_file), str(rows), "--out", str(mine), "--force")
+    assert replaced.returncode == 0 and mine.read_text().startswith("prediction,")
+
+
+def test_predict_without_out_writes_a_new_name_beside_an_existing_one(classifier_file, tmp_path):
+    rows = tmp_path / "t.csv"
+    rows.write_text("x1,x2\n0.5,-1\n")
+    (tmp_path / "t_predictions.csv").write_text("yesterday's predictions")
+    out = rung("predict", str(classifier_file), str(rows), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "t_predictions.csv").read_text() == "yesterday's predictions"
+    assert (tmp_path / "t_predictions-2.csv").read_text().startswith("prediction,")
+    assert "t_predictions-2.csv" in out.stdout and "exists" in out.stdout
