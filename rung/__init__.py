@@ -1,7 +1,8 @@
-"""rung: practical deep learning, from your own data to a deployed model, rung by rung.
+"""rung: practical deep learning, from your own data to a trained, checked, explained model.
 
-Importing ``rung`` is cheap: heavy libraries (torch, timm, transformers, gradio) load only
-when a name that needs them is first used.
+Importing ``rung`` is cheap: heavy libraries (torch, timm, pandas, scikit-learn) load only
+when a name that needs them is first used: ``rung.load``, ``rung.train_images``,
+``rung.train_table``, ``rung.search_images``, ``rung.Learner``...
 
 >>> import rung
 >>> rung.__version__
