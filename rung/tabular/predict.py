@@ -92,9 +92,11 @@ class TabularPredictor(Predictor):
 
     def predict_raw(self, x: Any) -> np.ndarray:
         """Class probabilities (N, C) or values (N,) as float64, rows in input order."""
+        return self._predict_frame(self._frame(x))
+
+    def _predict_frame(self, df: pd.DataFrame) -> np.ndarray:
         from rung.tabular.models import predict_module
 
-        df = self._frame(x)
         if len(df) == 0:
             raise ValueError("there are no rows to predict.")
         if self.features is not None:
@@ -107,26 +109,28 @@ class TabularPredictor(Predictor):
         """One row (a dict): a :class:`~rung.predictor.ClassPrediction` (label, index, probs),
         or a float for regression. Several rows (DataFrame, list, CSV path): a DataFrame with
         the id column (when the input has it), the target column (labels or values) and, for
-        classification, one probability column per class (``P(<class>)``)."""
-        preds = self.predict_raw(x)
+        classification, one probability column per class (``P(<class>)``). Its rows are the
+        input's rows in their order, with the input's index (whatever it is: filtered,
+        shuffled, repeated), so ``df.join(predictions)`` lines up."""
+        df = self._frame(x)
+        preds = self._predict_frame(df)
         if isinstance(x, dict):
             if self.task == "regression":
                 return float(preds[0])
             index = int(preds[0].argmax())
             probs = {c: float(p) for c, p in zip(self.target.classes, preds[0])}
             return ClassPrediction(self.target.classes[index], index, probs)
-        df = self._frame(x)
-        out = pd.DataFrame(index=df.index)
+        # Every column is a plain array, so it is placed by position, never matched by index.
+        columns: dict[str, Any] = {}
         if self.id_name is not None and self.id_name in df.columns:
-            out[self.id_name] = df[self.id_name].to_numpy()
-        name = self.target.name
+            columns[self.id_name] = df[self.id_name].to_numpy()
         if self.task == "regression":
-            out[name] = preds
-            return out
-        out[name] = self._labels(preds.argmax(axis=1))
-        for i, c in enumerate(self.target.classes):
-            out[f"P({c})"] = preds[:, i]
-        return out
+            columns[self.target.name] = preds
+        else:
+            columns[self.target.name] = self._labels(preds.argmax(axis=1))
+            for i, c in enumerate(self.target.classes):
+                columns[f"P({c})"] = preds[:, i]
+        return pd.DataFrame(columns, index=df.index)
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities (N, C), columns in the order of ``config["classes"]``."""
@@ -134,13 +138,14 @@ class TabularPredictor(Predictor):
             raise ValueError("predict_proba is for classification; this model predicts numbers.")
         return self.predict_raw(x)
 
-    def _labels(self, indices: np.ndarray) -> pd.Series | list:
+    def _labels(self, indices: np.ndarray) -> np.ndarray:
+        """Labels as an array in the training data's type: bools, int64 or objects."""
         labels = self.target.decode(indices)
         if all(isinstance(c, bool) for c in self.target.classes):
-            return pd.Series(labels, dtype=bool)
+            return np.asarray(labels, dtype=bool)
         if all(isinstance(c, int) and not isinstance(c, bool) for c in self.target.classes):
-            return pd.Series(labels, dtype="int64")
-        return labels
+            return np.asarray(labels, dtype=np.int64)
+        return np.asarray(labels, dtype=object)
 
     def predict_for_cli(self, path: Path, out: Path | None = None) -> dict[str, Any]:
         """Predict every row of the CSV at ``path`` and write a submission CSV: the id column
