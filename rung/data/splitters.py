@@ -56,11 +56,21 @@ def _check_pct(valid_pct: float) -> None:
         raise ValueError(f"valid_pct must be between 0 and 1 (exclusive), got {valid_pct!r}.")
 
 
+def _seed_or_draw(seed: int | None) -> int:
+    """``seed``, or (for ``None``) one number drawn from torch's global generator: drawn, not
+    reseeded, so a run seeded with ``seed_everything`` gets the same split every time."""
+    import torch
+
+    return int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item())
+
+
 def random_split(n: int, valid_pct: float = 0.2, seed: int | None = 42) -> Split:
     """A seeded random fraction of ``n`` rows for validation.
 
-    The permutation is ``torch.randperm(n)`` after seeding with ``seed``, and the first
-    ``int(valid_pct * n)`` indices are validation: exactly the course's Titanic split.
+    The permutation is ``torch.randperm(n)`` after seeding a private generator with ``seed``,
+    and the first ``int(valid_pct * n)`` indices are validation: exactly the course's Titanic
+    split. With ``seed=None`` the seed is drawn from torch's global generator (so
+    ``seed_everything`` decides it); the global generator is never reseeded.
 
     >>> s = random_split(10, valid_pct=0.2, seed=42)
     >>> len(s.train), len(s.valid)
@@ -72,7 +82,7 @@ def random_split(n: int, valid_pct: float = 0.2, seed: int | None = 42) -> Split
 
     _check_pct(valid_pct)
     gen = torch.Generator()
-    gen.manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+    gen.manual_seed(_seed_or_draw(seed))
     perm = torch.randperm(n, generator=gen).numpy()
     cut = int(valid_pct * n)
     return _checked(perm[cut:], perm[:cut], f"random_split(n={n}, valid_pct={valid_pct})")
@@ -124,21 +134,41 @@ def split_by_folder(
 
 
 def split_by_time(times: Sequence[Any], valid_pct: float = 0.2) -> Split:
-    """The latest ``valid_pct`` of rows (by ``times``) are validation: predict the future.
+    """The latest rows (by ``times``), about ``valid_pct`` of them, are validation: predict the
+    future.
+
+    The cut falls between two distinct times, never inside one: rows that share a timestamp
+    all land on the same side (otherwise the model would train on the very moment it is
+    checked on). Of the possible cuts, the one nearest ``valid_pct`` of the rows is taken
+    (on a tie, the one with more validation rows).
 
     >>> split_by_time([5, 1, 4, 2, 3], valid_pct=0.4).valid.tolist()
     [2, 0]
+    >>> split_by_time([1, 1, 2, 2, 2, 3], valid_pct=0.2).valid.tolist()  # not inside time 2
+    [5]
     """
     _check_pct(valid_pct)
-    order = np.argsort(np.asarray(times), kind="stable")
-    cut = len(order) - int(round(valid_pct * len(order)))
+    times = np.asarray(times)
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    # positions (in time order) where a new time starts: the only places a cut may go
+    starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    if len(starts) == 0:
+        raise ValueError(
+            f"split_by_time: every row has the same time ({ordered[0]!r}), so no row is later "
+            f"than another; {HOW_TO_SPLIT}."
+        )
+    want = len(order) - int(round(valid_pct * len(order)))  # the cut by row count
+    distance = np.abs(starts - want)
+    cut = int(starts[np.flatnonzero(distance == distance.min())[0]])  # first: more validation
     return _checked(order[:cut], order[cut:], "split_by_time")
 
 
 def split_by_group(groups: Sequence[Any], valid_pct: float = 0.2, seed: int | None = 42) -> Split:
     """Whole groups go to validation, so no group straddles the split.
 
-    About ``valid_pct`` of the groups (seeded) are validation.
+    About ``valid_pct`` of the groups (seeded) are validation. With ``seed=None`` the seed is
+    drawn from torch's global generator, as :func:`random_split` does.
 
     >>> s = split_by_group(["a", "a", "b", "b", "c", "c"], valid_pct=0.34, seed=0)
     >>> len(s.valid), len(s.train)
@@ -151,7 +181,7 @@ def split_by_group(groups: Sequence[Any], valid_pct: float = 0.2, seed: int | No
         raise ValueError(
             f"split_by_group needs at least 2 groups, got {len(uniq)}: {uniq.tolist()}."
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_seed_or_draw(seed))
     n_valid = max(1, int(round(valid_pct * len(uniq))))
     valid_groups = rng.permutation(uniq)[:n_valid]
     mask = np.isin(arr, valid_groups)
