@@ -23,7 +23,7 @@ Each returns a :class:`~rung.tabular.fit.FittedModel` scored on the validation r
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,6 +95,25 @@ def fit_linear(data: TabularData, *, C: float = 1.0, alpha: float = 1.0) -> Fitt
 
 
 # ----------------------------------------------------------------------------- trees
+def _fit_trees(
+    name: str,
+    data: TabularData,
+    kinds: tuple[type, type],
+    seed: int,
+    params: dict[str, Any],
+    describe: Callable[[Any], str],
+) -> FittedModel:
+    """Fit scikit-learn's tree model for the task (``kinds``: classifier, regressor) with
+    ``params`` and ``random_state=seed`` on the processed training rows (codes and numbers,
+    ``TabularData.xs``), export it as arrays and score it; ``describe(estimator)`` is the
+    one-line description."""
+    start = time.perf_counter()
+    kind = kinds[0] if data.task == "classification" else kinds[1]
+    est = kind(**params, random_state=seed).fit(data.xs("train"), data.ys("train"))
+    module = from_sklearn(est, n_out=data.target.n_out)
+    return finish_fit(name, module, data, describe(est), start, estimator=est)
+
+
 def fit_forest(
     data: TabularData,
     *,
@@ -109,24 +128,20 @@ def fit_forest(
     see). The trees are exported as arrays (``"tabular_trees"``)."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-    start = time.perf_counter()
-    kind = RandomForestClassifier if data.task == "classification" else RandomForestRegressor
-    est = kind(
-        n_estimators=n_estimators,
-        min_samples_leaf=min_samples_leaf,
-        max_features=max_features,
-        oob_score=True,
-        random_state=seed,
-        n_jobs=n_jobs,
-    ).fit(data.xs("train"), data.ys("train"))
-    module = from_sklearn(est, n_out=data.target.n_out)
-    what = (
-        f"random forest: {n_estimators} trees, min_samples_leaf={min_samples_leaf}, "
-        f"max_features={max_features}, out-of-bag score {est.oob_score_:.4f}"
-    )
-    return finish_fit(
-        "rf", module, data, what, start, estimator=est, oob_score=float(est.oob_score_)
-    )
+    params = {
+        "n_estimators": n_estimators,
+        "min_samples_leaf": min_samples_leaf,
+        "max_features": max_features,
+        "oob_score": True,
+        "n_jobs": n_jobs,
+    }
+    fit = _fit_trees(
+        "rf", data, (RandomForestClassifier, RandomForestRegressor), seed, params,
+        lambda est: f"random forest: {n_estimators} trees, min_samples_leaf={min_samples_leaf}, "
+        f"max_features={max_features}, out-of-bag score {est.oob_score_:.4f}",
+    )  # fmt: skip
+    fit.extras["oob_score"] = float(fit.extras["estimator"].oob_score_)
+    return fit
 
 
 def fit_boosting(
@@ -142,22 +157,15 @@ def fit_boosting(
     (``"tabular_trees"``, summed on top of the fitted baseline)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    start = time.perf_counter()
-    kind = (
-        HistGradientBoostingClassifier
-        if data.task == "classification"
-        else HistGradientBoostingRegressor
-    )
-    est = kind(
-        max_iter=max_iter,
-        learning_rate=learning_rate,
-        max_leaf_nodes=max_leaf_nodes,
-        min_samples_leaf=min_samples_leaf,
-        random_state=seed,
-    ).fit(data.xs("train"), data.ys("train"))
-    module = from_sklearn(est, n_out=data.target.n_out)
-    what = (
-        f"gradient boosting (HistGradientBoosting): {est.n_iter_} iterations, learning rate "
-        f"{learning_rate}, max_leaf_nodes={max_leaf_nodes}"
-    )
-    return finish_fit("gbm", module, data, what, start, estimator=est)
+    params = {
+        "max_iter": max_iter,
+        "learning_rate": learning_rate,
+        "max_leaf_nodes": max_leaf_nodes,
+        "min_samples_leaf": min_samples_leaf,
+    }
+    kinds = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+    return _fit_trees(
+        "gbm", data, kinds, seed, params,
+        lambda est: f"gradient boosting (HistGradientBoosting): {est.n_iter_} iterations, "
+        f"learning rate {learning_rate}, max_leaf_nodes={max_leaf_nodes}",
+    )  # fmt: skip

@@ -165,17 +165,15 @@ class TabularData:
         if valid_col is not None:  # the column that marks the split is not a feature
             valid_col = find_column(df, valid_col, what="valid_col")
             drop = [*drop, valid_col] if valid_col not in drop else list(drop)
-        roles = infer_roles(
-            df,
-            target,
-            cat_names=cat_names,
-            cont_names=cont_names,
-            date_names=date_names,
-            text_names=text_names,
-            id_name=id_name,
-            drop=drop,
-            max_card=max_card,
-        )
+        given = {
+            "cat_names": cat_names,
+            "cont_names": cont_names,
+            "date_names": date_names,
+            "text_names": text_names,
+            "id_name": id_name,
+            "drop": drop,
+        }
+        roles = infer_roles(df, target, given, max_card=max_card)
         split = _make_split(
             df, labelled, split, valid_pct, seed, valid_col, valid_value, time_col, group_col
         )

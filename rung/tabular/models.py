@@ -1,4 +1,5 @@
-"""Models for tables, each taking ``(cats, conts)`` batches, registered by name.
+"""Models for tables, each taking ``(cats, conts)`` batches, registered by name (each class is
+its own builder: ``build_model("tabular", ...)`` calls ``TabularModel(...)``).
 
 - ``"tabular"``: fastai's TabularModel: one embedding per categorical column (concatenated, with
   embedding dropout), BatchNorm on the continuous columns, then Linear -> ReLU -> BatchNorm ->
@@ -34,17 +35,13 @@ import torch
 from torch import nn
 
 from rung.models.registry import build_model, model_spec, rebuild_model, register_model
-from rung.tabular.trees import TreeEnsemble, tabular_trees
+from rung.tabular.trees import TreeEnsemble
 
 __all__ = [
     "TabularModel",
     "TabularLinear",
     "TabularEnsemble",
     "TreeEnsemble",
-    "tabular",
-    "tabular_linear",
-    "tabular_trees",
-    "tabular_ensemble",
     "ensemble_of",
     "to_probs",
     "as_float64",
@@ -69,11 +66,21 @@ def to_probs(out: torch.Tensor, output: str) -> torch.Tensor:
     raise ValueError(f"output must be one of {list(OUTPUTS)}, got {output!r}.")
 
 
+@register_model("tabular")
 class TabularModel(nn.Module):
-    """fastai's tabular net; see :func:`tabular` for the arguments.
+    """fastai's tabular net: embeddings (``emb_szs``: ``[n_codes, width]`` per categorical,
+    e.g. ``TabularData.embedding_sizes``) and ``n_cont`` continuous inputs, hidden ``layers``
+    (fastai's default ``[200, 100]``; the course uses ``[10, 10]`` for Titanic), dropout ``ps``
+    per layer, ``embed_p`` embedding dropout, and ``y_range`` (low, high) for regression.
 
     Input: ``cats`` (B, n_cat) int64 codes and ``conts`` (B, n_cont) float32.
     Output: (B, n_out) logits (classification) or values (regression).
+
+    >>> m = TabularModel(emb_szs=[[4, 3]], n_cont=1, n_out=1, layers=[8], y_range=[0, 5],
+    ...                  task="regression")
+    >>> out = m.eval()(torch.tensor([[1], [3]]), torch.randn(2, 1))
+    >>> bool(((out > 0) & (out < 5)).all()), m.output
+    (True, 'values')
     """
 
     def __init__(
@@ -90,6 +97,10 @@ class TabularModel(nn.Module):
         task: str = "classification",
     ) -> None:
         super().__init__()
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}.")
+        if not emb_szs and not n_cont:
+            raise ValueError("a tabular model needs at least one categorical or continuous column.")
         ps = [float(ps)] * len(layers) if isinstance(ps, (int, float)) else [float(p) for p in ps]
         if len(ps) != len(layers):
             raise ValueError(f"ps has {len(ps)} dropout values for {len(layers)} layers.")
@@ -127,14 +138,21 @@ class TabularModel(nn.Module):
         return out
 
 
+@register_model("tabular_linear")
 class TabularLinear(nn.Module):
-    """A linear model on one-hot categories and continuous columns (see :func:`tabular_linear`).
+    """A linear (logistic) model: ``cardinalities`` (codes per categorical column), ``n_cont``
+    continuous columns, ``n_out`` outputs (classes, or 1 for regression).
 
     ``cats`` (B, n_cat), ``conts`` (B, n_cont) -> (B, n_out): one-hot(cats) @ W_cat +
     conts @ W_cont + bias, computed as embedding lookups of width ``n_out``.
+
+    >>> TabularLinear([3, 4], n_cont=2, n_out=2)(torch.tensor([[0, 3]]), torch.zeros(1, 2)).shape
+    torch.Size([1, 2])
     """
 
-    def __init__(self, cardinalities: Sequence[int], n_cont: int, n_out: int, task: str) -> None:
+    def __init__(
+        self, cardinalities: Sequence[int], n_cont: int, n_out: int, task: str = "classification"
+    ) -> None:
         super().__init__()
         self.cat_weights = nn.ModuleList(nn.Embedding(int(n), n_out) for n in cardinalities)
         self.cont_weights = nn.Linear(n_cont, n_out, bias=False) if n_cont else None
@@ -154,11 +172,25 @@ class TabularLinear(nn.Module):
         return out
 
 
+@register_model("tabular_ensemble")
 class TabularEnsemble(nn.Module):
     """A weighted blend of tabular models: the mean of their probabilities (classification)
-    or values (regression). Members are rebuilt from their specs; weights sum to one."""
+    or values (regression). ``members`` are specs (``{"name", "kwargs"}``, as ``model_spec``
+    returns them), rebuilt here; their trained parameters come from the model file (or
+    :func:`ensemble_of`). ``weights`` are normalised to sum to one.
 
-    def __init__(self, members: Sequence[dict[str, Any]], weights: Sequence[float], task: str):
+    >>> spec = {"name": "tabular_linear", "kwargs": {"cardinalities": [3], "n_cont": 1, "n_out": 2}}
+    >>> ens = TabularEnsemble([spec, spec], weights=[1, 1])
+    >>> ens(torch.tensor([[1]]), torch.zeros(1, 1)).sum().item()
+    1.0
+    """
+
+    def __init__(
+        self,
+        members: Sequence[dict[str, Any]],
+        weights: Sequence[float],
+        task: str = "classification",
+    ) -> None:
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member.")
@@ -177,66 +209,6 @@ class TabularEnsemble(nn.Module):
             part = weight * to_probs(member(cats, conts), member.output)  # (B, n_out) float64
             out = part if out is None else out + part
         return out
-
-
-@register_model("tabular")
-def tabular(
-    emb_szs: Sequence[Sequence[int]],
-    n_cont: int,
-    n_out: int,
-    layers: Sequence[int] = (200, 100),
-    ps: float | Sequence[float] = 0.0,
-    embed_p: float = 0.0,
-    y_range: Sequence[float] | None = None,
-    use_bn: bool = True,
-    bn_cont: bool = True,
-    task: str = "classification",
-) -> TabularModel:
-    """fastai's tabular net: embeddings (``emb_szs``: ``[n_codes, width]`` per categorical,
-    e.g. ``TabularData.embedding_sizes``) and ``n_cont`` continuous inputs, hidden ``layers``
-    (fastai's default ``[200, 100]``; the course uses ``[10, 10]`` for Titanic), dropout ``ps``
-    per layer, ``embed_p`` embedding dropout, and ``y_range`` (low, high) for regression.
-
-    >>> m = tabular(emb_szs=[[4, 3]], n_cont=1, n_out=1, layers=[8], y_range=[0, 5],
-    ...             task="regression")
-    >>> out = m.eval()(torch.tensor([[1], [3]]), torch.randn(2, 1))
-    >>> bool(((out > 0) & (out < 5)).all()), m.output
-    (True, 'values')
-    """
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}.")
-    if not emb_szs and not n_cont:
-        raise ValueError("a tabular model needs at least one categorical or continuous column.")
-    return TabularModel(emb_szs, n_cont, n_out, layers, ps, embed_p, y_range, use_bn, bn_cont, task)
-
-
-@register_model("tabular_linear")
-def tabular_linear(
-    cardinalities: Sequence[int], n_cont: int, n_out: int, task: str = "classification"
-) -> TabularLinear:
-    """A linear model: ``cardinalities`` (codes per categorical column), ``n_cont`` continuous
-    columns, ``n_out`` outputs (classes, or 1 for regression).
-
-    >>> tabular_linear([3, 4], n_cont=2, n_out=2)(torch.tensor([[0, 3]]), torch.zeros(1, 2)).shape
-    torch.Size([1, 2])
-    """
-    return TabularLinear(cardinalities, n_cont, n_out, task)
-
-
-@register_model("tabular_ensemble")
-def tabular_ensemble(
-    members: Sequence[dict[str, Any]], weights: Sequence[float], task: str = "classification"
-) -> TabularEnsemble:
-    """A blend of tabular models given by their specs (``{"name", "kwargs"}``, as
-    ``model_spec`` returns them), averaged with ``weights``; the members' trained parameters
-    come from the model file (or :func:`ensemble_of`).
-
-    >>> spec = {"name": "tabular_linear", "kwargs": {"cardinalities": [3], "n_cont": 1, "n_out": 2}}
-    >>> ens = tabular_ensemble([spec, spec], weights=[1, 1])
-    >>> ens(torch.tensor([[1]]), torch.zeros(1, 1)).sum().item()
-    1.0
-    """
-    return TabularEnsemble(members, weights, task)
 
 
 def ensemble_of(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "find_column",
     "MAX_CARD",
     "MAX_CLASSES",
+    "ROLE_ARGS",
 ]
 
 MAX_CARD = (
@@ -209,43 +210,48 @@ def _checked_names(df: pd.DataFrame, names: Iterable[str] | None, arg: str) -> l
     return [find_column(df, n, what=f"column {arg}=") for n in names]
 
 
+# the arguments that name columns (``TabularData.from_df``'s) -> the role they give
+ROLE_ARGS = {
+    "cat_names": "categorical",
+    "cont_names": "continuous",
+    "date_names": "date",
+    "text_names": "text",
+    "id_name": "id",
+    "drop": "dropped",
+}
+
+
 def infer_roles(
     df: pd.DataFrame,
     target: str,
+    given: Mapping[str, str | Sequence[str] | None] | None = None,
     *,
-    cat_names: Sequence[str] | None = None,
-    cont_names: Sequence[str] | None = None,
-    date_names: Sequence[str] | None = None,
-    text_names: Sequence[str] | None = None,
-    id_name: str | None = None,
-    drop: Sequence[str] = (),
     max_card: int = MAX_CARD,
 ) -> ColumnRoles:
     """Give every column of ``df`` except ``target`` a role (see the module docstring).
 
-    Columns named in ``cat_names``, ``cont_names``, ``date_names``, ``text_names``, ``id_name``
-    or ``drop`` take that role; every other column is inferred.
+    ``given`` forces roles by the arguments of ``TabularData.from_df`` (keys of
+    :data:`ROLE_ARGS`: ``cat_names``, ``cont_names``, ``date_names``, ``text_names``,
+    ``id_name``, ``drop``), each a column name or a list of them; every other column is
+    inferred.
 
     >>> df = pd.DataFrame({"id": [1, 2, 3, 4], "y": [0, 1, 1, 0], "color": list("rgrb"),
     ...                    "size": [1.5, 2.0, 0.3, 4.1], "empty": [None] * 4})
     >>> r = infer_roles(df, "y")
     >>> r.id_name, r.cat_names, r.cont_names, r.dropped
     ('id', ['color'], ['size'], ['empty'])
-    >>> infer_roles(df, "y", cont_names=["id"], drop=["color"]).cont_names
+    >>> infer_roles(df, "y", {"cont_names": ["id"], "drop": ["color"]}).cont_names
     ['id', 'size']
     """
     target = find_column(df, target, what="target column")
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    unknown = [k for k in given if k not in ROLE_ARGS]
+    if unknown:
+        raise ValueError(f"unknown role arguments {unknown}; they are {list(ROLE_ARGS)}.")
     forced: dict[str, tuple[str, str]] = {}
-    given = {
-        "categorical": _checked_names(df, cat_names, "cat_names"),
-        "continuous": _checked_names(df, cont_names, "cont_names"),
-        "date": _checked_names(df, date_names, "date_names"),
-        "text": _checked_names(df, text_names, "text_names"),
-        "id": _checked_names(df, [id_name] if id_name is not None else None, "id_name"),
-        "dropped": _checked_names(df, drop, "drop"),
-    }
-    for role, names in given.items():
-        for name in names:
+    for arg, names in given.items():
+        role = ROLE_ARGS[arg]
+        for name in _checked_names(df, names, arg):
             if name == target:
                 raise ValueError(f"{name!r} is the target; it can't also be a {role} column.")
             if name in forced and forced[name][0] != role:
@@ -263,6 +269,7 @@ def infer_roles(
         role, why = forced.get(col) or _infer_column(df[col], len(df), max_card)
         lists[role].append(col)
         roles.reasons[col] = why
+    id_name = given.get("id_name")
     if id_name is not None:  # the id column named by the user comes first
         roles.id_names.remove(id_name)
         roles.id_names.insert(0, id_name)

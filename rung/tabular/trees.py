@@ -27,13 +27,15 @@ from torch import nn
 
 from rung.models.registry import build_model, register_model
 
-__all__ = ["TreeEnsemble", "tabular_trees", "from_sklearn", "tree_sizes", "COMBINES"]
+__all__ = ["TreeEnsemble", "from_sklearn", "tree_sizes", "COMBINES"]
 
 COMBINES = ("mean", "sum")  # forests average their trees; boosting adds them to a baseline
 
 
+@register_model("tabular_trees")
 class TreeEnsemble(nn.Module):
-    """Decision trees held as flat arrays (buffers), predicted by tensor traversal.
+    """Decision trees held as flat arrays (buffers), predicted by tensor traversal. Built empty
+    with the given sizes, to be filled from a model file or :func:`from_sklearn`.
 
     Buffers (all trees' nodes concatenated, indices global): ``left``/``right`` (n_nodes,) child
     indices, -1 at leaves; ``feature`` (n_nodes,) the input column split on; ``threshold``
@@ -44,6 +46,10 @@ class TreeEnsemble(nn.Module):
     float64 matrix, categorical columns first (the column order of ``TabularData.xs``).
     ``combine`` is ``"mean"`` (forests) or ``"sum"`` (boosting); ``output`` says what the result
     is: ``"probs"`` (forest classifier), ``"logits"`` (boosting classifier) or ``"values"``.
+
+    >>> TreeEnsemble(n_nodes=3, n_trees=1, n_features=2, n_out=1, max_depth=1,
+    ...              output="values").left.shape
+    torch.Size([3])
     """
 
     def __init__(
@@ -97,25 +103,6 @@ class TreeEnsemble(nn.Module):
         if self.combine == "mean":
             out = out / len(self.roots)
         return out + self.baseline
-
-
-@register_model("tabular_trees")
-def tabular_trees(
-    n_nodes: int,
-    n_trees: int,
-    n_features: int,
-    n_out: int,
-    max_depth: int,
-    combine: str = "mean",
-    output: str = "probs",
-) -> TreeEnsemble:
-    """Empty trees of the given sizes, to be filled from a model file or :func:`from_sklearn`.
-
-    >>> tabular_trees(n_nodes=3, n_trees=1, n_features=2, n_out=1, max_depth=1,
-    ...               output="values").left.shape
-    torch.Size([3])
-    """
-    return TreeEnsemble(n_nodes, n_trees, n_features, n_out, max_depth, combine, output)
 
 
 def _forest_trees(est: Any, n_out: int) -> tuple[list[dict[str, np.ndarray]], np.ndarray, str]:

@@ -63,18 +63,19 @@ def test_missing_target_lists_columns_and_suggests(titanic):
 
 
 def test_overrides(titanic):
-    roles = infer_roles(
-        titanic, "Survived", cont_names=["SibSp", "Parch"], cat_names=["Ticket"], drop=["Cabin"]
-    )
+    given = {"cont_names": ["SibSp", "Parch"], "cat_names": ["Ticket"], "drop": ["Cabin"]}
+    roles = infer_roles(titanic, "Survived", given)
     assert {"SibSp", "Parch"} <= set(roles.cont_names)
     assert "Ticket" in roles.cat_names and "Ticket" not in roles.text_names
     assert roles.dropped == ["Cabin"] and "Cabin" not in roles.feature_names
     with pytest.raises(ValueError, match="two roles"):
-        infer_roles(titanic, "Survived", cat_names=["Age"], cont_names=["Age"])
+        infer_roles(titanic, "Survived", {"cat_names": ["Age"], "cont_names": ["Age"]})
     with pytest.raises(ValueError, match="is the target"):
-        infer_roles(titanic, "Survived", cat_names=["Survived"])
+        infer_roles(titanic, "Survived", {"cat_names": ["Survived"]})
     with pytest.raises(KeyError, match="Did you mean 'Embarked'"):
-        infer_roles(titanic, "Survived", cat_names=["Embarkd"])
+        infer_roles(titanic, "Survived", {"cat_names": ["Embarkd"]})
+    with pytest.raises(ValueError, match=r"unknown role arguments \['cats'\]; they are"):
+        infer_roles(titanic, "Survived", {"cats": ["Sex"]})
 
 
 def test_dates_empty_constant_and_string_ids():
