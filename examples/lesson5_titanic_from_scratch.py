@@ -84,6 +84,7 @@ def main() -> None:
     for row in run.leaderboard.itertuples():
         if row.model != "baseline":
             print(f"{row.model:<16} accuracy {row.accuracy:.4f}")
+    print(run.note)  # which rows scored them, and whether the winner's margin is noise
     print(f"run folder: {run.run_dir}")
 
 

@@ -34,6 +34,10 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
     p.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction (seeded)")
     p.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
+    p.add_argument(
+        "--encoding", help="the CSV's text encoding (default utf-8; e.g. latin-1, cp1252)"
+    )
+    p.add_argument("--sep", help="the CSV's separator (default ','; e.g. ';' or tab)")
     add_common_flags(p)
     p.set_defaults(func=train_table)
 
@@ -42,9 +46,9 @@ def train_table(args: argparse.Namespace) -> None:
     from rung.tabular.train import train_table as run
 
     result = run(
-        args.csv, args.target, models=args.models.split(",") if args.models else "all",
+        args.csv, args.target, models=args.models if args.models is not None else "all",
         valid_pct=args.valid_pct, seed=args.seed, out=args.out, features=args.features,
-        export=args.export, progress=not args.json,
+        export=args.export, progress=not args.json, encoding=args.encoding, sep=args.sep,
     )  # fmt: skip
     emit(args, result.to_dict(), result.summary)
 

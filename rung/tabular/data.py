@@ -28,17 +28,11 @@ import pandas as pd
 import torch
 
 from rung.data.core import DataLoaders, TensorLoader
-from rung.data.splitters import (
-    HOW_TO_SPLIT,
-    Split,
-    random_split,
-    split_by_column,
-    split_by_group,
-    split_by_time,
-)
-from rung.tabular.dates import parse_dates
+from rung.data.splitters import Split
+from rung.tabular import csvfile
 from rung.tabular.procs import TabularProcessor
 from rung.tabular.roles import MAX_CARD, ColumnRoles, find_column, infer_roles
+from rung.tabular.splits import labelled_rows, make_split
 from rung.tabular.target import TabularTarget
 
 __all__ = ["TabularData", "TabularTensors"]
@@ -98,14 +92,24 @@ class TabularData:
     # ----------------------------------------------------------------------- building
     @classmethod
     def from_csv(
-        cls, path: str | Path, target: str, *, read_csv: dict[str, Any] | None = None, **kwargs: Any
+        cls,
+        path: str | Path,
+        target: str,
+        *,
+        encoding: str | None = None,
+        sep: str | None = None,
+        max_bytes: int | None = None,
+        read_csv: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> TabularData:
-        """Read a CSV with pandas (``read_csv`` holds extra ``pd.read_csv`` arguments), then
-        :meth:`from_df` with the other arguments."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no CSV file at {str(path)!r}.")
-        return cls.from_df(pd.read_csv(path, **(read_csv or {})), target, **kwargs)
+        """Read a CSV (:func:`rung.tabular.csvfile.read_csv`: ``encoding``, default UTF-8;
+        ``sep``, default ``,``; size capped by ``max_bytes``, default 2 GiB; ``read_csv``
+        holds extra ``pd.read_csv`` arguments), then :meth:`from_df` with the other
+        arguments."""
+        df = csvfile.read_csv(
+            path, encoding=encoding, sep=sep, max_bytes=max_bytes, options=read_csv
+        )
+        return cls.from_df(df, target, **kwargs)
 
     @classmethod
     def from_df(
@@ -145,23 +149,7 @@ class TabularData:
         continuous columns to ``log1p`` (``None``: the skewed positive ones; ``[]``: none).
         """
         target = find_column(df, target, what="target column")
-        notes: list[str] = []
-        n_given = len(df)
-        labelled = df[target].notna().to_numpy()
-        if not labelled.all():
-            n_missing = int((~labelled).sum())
-            if not dropna_target:
-                raise ValueError(
-                    f"target {target!r} is missing in {n_missing} of {n_given} rows; drop them "
-                    f"(df.dropna(subset=[{target!r}])) or pass dropna_target=True."
-                )
-            df = df[labelled]
-            notes.append(f"{target}: {n_missing} rows with no target value were dropped")
-        if len(df) < 2:
-            raise ValueError(
-                f"the table has {len(df)} row(s) with a target value: too few rows for a "
-                "validation set. A model needs rows to learn from and other rows to be checked on."
-            )
+        df, labelled, notes = labelled_rows(df, target, dropna_target)
         if valid_col is not None:  # the column that marks the split is not a feature
             valid_col = find_column(df, valid_col, what="valid_col")
             drop = [*drop, valid_col] if valid_col not in drop else list(drop)
@@ -174,9 +162,13 @@ class TabularData:
             "drop": drop,
         }
         roles = infer_roles(df, target, given, max_card=max_card)
-        split = _make_split(
-            df, labelled, split, valid_pct, seed, valid_col, valid_value, time_col, group_col
-        )
+        ways = {
+            "split": split,
+            "valid_col": valid_col,
+            "time_col": time_col,
+            "group_col": group_col,
+        }
+        split = make_split(df, labelled, ways, valid_pct, seed, valid_value)
         tgt = TabularTarget.fit(df[target], train_rows=split.train, task=task)
         notes.insert(0, f"task: {tgt.task} ({tgt.reason})")
         notes += roles.notes()
@@ -336,64 +328,3 @@ class TabularData:
         frame = pd.DataFrame(cats, columns=self.cat_names, index=index)
         frame[self.cont_names] = conts
         return frame
-
-
-def _make_split(
-    df: pd.DataFrame,
-    labelled: np.ndarray,
-    split: Split | None,
-    valid_pct: float,
-    seed: int | None,
-    valid_col: str | None,
-    valid_value: Any,
-    time_col: str | None,
-    group_col: str | None,
-) -> Split:
-    """The split from whichever one way was given (positions into ``df``)."""
-    ways = {"split": split, "valid_col": valid_col, "time_col": time_col, "group_col": group_col}
-    given = [k for k, v in ways.items() if v is not None]
-    if len(given) > 1:
-        raise ValueError(f"give one way to split, not {len(given)}: {given}.")
-    n = len(df)
-    if split is not None:
-        return _explicit_split(split, labelled)
-    if valid_col is not None:
-        return split_by_column(df[valid_col].to_numpy(), valid_value)
-    if time_col is not None:
-        col = df[find_column(df, time_col, what="time_col")]
-        if col.isna().any():
-            raise ValueError(
-                f"time_col {time_col!r} is missing in {int(col.isna().sum())} rows; a time split "
-                "needs a time for every row."
-            )
-        if not pd.api.types.is_numeric_dtype(col.dtype):
-            col = parse_dates(col)
-        return split_by_time(col.to_numpy(), valid_pct=valid_pct)
-    if group_col is not None:
-        groups = df[find_column(df, group_col, what="group_col")].astype(str).to_numpy()
-        return split_by_group(groups, valid_pct=valid_pct, seed=seed)
-    if int(valid_pct * n) < 1:
-        raise ValueError(
-            f"too few rows ({n}) for a validation set: valid_pct={valid_pct} of {n} rows is "
-            f"{int(valid_pct * n)} rows. Use more rows or a larger valid_pct."
-        )
-    return random_split(n, valid_pct=valid_pct, seed=seed)
-
-
-def _explicit_split(split: Split, labelled: np.ndarray) -> Split:
-    """Positions given for the table as passed in, mapped past rows dropped for no target."""
-    n_given = len(labelled)
-    new_pos = np.full(n_given, -1, dtype=np.int64)
-    new_pos[labelled] = np.arange(int(labelled.sum()))
-    parts = []
-    for name, rows in (("train", split.train), ("valid", split.valid)):
-        rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) and (rows.min() < 0 or rows.max() >= n_given):
-            raise ValueError(f"split.{name} has positions outside 0..{n_given - 1}.")
-        rows = new_pos[rows]
-        parts.append(rows[rows >= 0])
-    if len(parts[1]) == 0:
-        raise ValueError(f"the split leaves no validation rows; {HOW_TO_SPLIT}.")
-    if len(parts[0]) == 0:
-        raise ValueError("the split leaves no training rows.")
-    return Split(*parts)

@@ -64,6 +64,8 @@ class TabularPredictor(Predictor):
                 where, f"its tabular config can't be read ({e}).", "Export the model again."
             ) from e
         self.id_name: str | None = config.get("id_name")
+        csv = config.get("csv") if isinstance(config.get("csv"), dict) else {}
+        self.csv_encoding, self.csv_sep = csv.get("encoding"), csv.get("sep")  # as in training
 
     @classmethod
     def from_model_file(cls, path: str | os.PathLike, device: str | torch.device = "cpu"):
@@ -81,10 +83,9 @@ class TabularPredictor(Predictor):
         if isinstance(x, list) and all(isinstance(r, dict) for r in x):
             return pd.DataFrame(x)
         if isinstance(x, (str, os.PathLike)):
-            path = Path(x)
-            if not path.is_file():
-                raise FileNotFoundError(f"no CSV file at {str(path)!r}.")
-            return pd.read_csv(path)
+            from rung.tabular.csvfile import read_csv
+
+            return read_csv(x, encoding=self.csv_encoding, sep=self.csv_sep)
         raise TypeError(
             f"predict takes a DataFrame, a dict (one row), a list of dicts or a CSV path, "
             f"got {type(x).__name__}."
@@ -160,6 +161,11 @@ class TabularPredictor(Predictor):
         preds = self.predict(df)
         keep = [c for c in (self.id_name, self.target.name) if c is not None and c in preds]
         out = Path(out) if out is not None else Path.cwd() / f"{path.stem}_predictions.csv"
+        if out.resolve() == path.resolve():
+            raise ValueError(
+                f"the output {str(out)!r} is the CSV being predicted; writing there would "
+                "overwrite it. Pass another output path (--out predictions.csv)."
+            )
         out.parent.mkdir(parents=True, exist_ok=True)
         preds[keep].to_csv(out, index=False)
         summary = f"wrote {len(preds)} predictions to {out}"

@@ -27,6 +27,7 @@ __all__ = [
     "ColumnRoles",
     "ColumnNotFoundError",
     "infer_roles",
+    "column_role",
     "infer_task",
     "find_column",
     "MAX_CARD",
@@ -156,8 +157,12 @@ def _looks_like_dates(strings: pd.Series) -> bool:
     return pd.to_datetime(sample, errors="coerce", format="mixed").notna().mean() >= 0.95
 
 
-def _infer_column(s: pd.Series, n_rows: int, max_card: int) -> tuple[str, str]:
-    """(role, reason) for one column from its values."""
+def column_role(s: pd.Series, n_rows: int, max_card: int = MAX_CARD) -> tuple[str, str]:
+    """``(role, reason)`` for one column from its values (the rules of the module docstring).
+
+    >>> column_role(pd.Series([3, 1, 2], name="PassengerId"), 3)
+    ('id', 'a different integer in every row, named like an id')
+    """
     values = s.dropna()
     if len(values) == 0:
         return "dropped", "all values missing"
@@ -266,7 +271,7 @@ def infer_roles(
     for col in df.columns:
         if col == target:
             continue
-        role, why = forced.get(col) or _infer_column(df[col], len(df), max_card)
+        role, why = forced.get(col) or column_role(df[col], len(df), max_card)
         lists[role].append(col)
         roles.reasons[col] = why
     id_name = given.get("id_name")

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 
 from rung.tabular.procs import category_keys
-from rung.tabular.roles import MAX_CLASSES, infer_task
+from rung.tabular.roles import MAX_CARD, MAX_CLASSES, column_role, infer_task
 
 __all__ = ["TabularTarget", "TASKS"]
 
 TASKS = ("classification", "regression")
+CLASS_PER_ROW_SHARE = 0.5  # more classes than this share of rows (and > MAX_CARD): not learnable
 
 
 def _plain(value: Any) -> Any:
@@ -69,24 +70,26 @@ class TabularTarget:
                 f"target {y.name!r} has {int(y.isna().sum())} missing values; drop those rows "
                 f"first (df.dropna(subset=[{y.name!r}]))."
             )
+        values = y.unique()
+        if len(values) < 2:
+            raise ValueError(
+                f"target {y.name!r} has a single value, {_plain(values[0])!r}, in all "
+                f"{len(y)} rows: there is nothing to predict. Check that it is the right column "
+                "and that the rows were not filtered to one outcome, or choose another target."
+            )
         if task is None:
+            _refuse_id(y)
             task, reason = infer_task(y, max_classes=max_classes)
         elif task not in TASKS:
             raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}.")
         else:
             reason = "given by task="
-        values = y.unique()
-        if len(values) < 2:
-            raise ValueError(
-                f"target {y.name!r} has a single value, {_plain(values[0])!r}, in all "
-                f"{len(y)} rows: there is nothing to predict."
-            )
         if task == "classification":
-            keys = category_keys(pd.Series(values))
-            order = np.argsort(keys.to_numpy(dtype=str), kind="stable")
-            if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
-                order = np.argsort(values.astype(float), kind="stable")
-            return cls(str(y.name), task, [_plain(values[i]) for i in order], reason=reason)
+            _refuse_class_per_row(y, len(values))
+            classes = _sorted_classes(y, values)
+            if train_rows is not None:
+                _refuse_one_training_class(y, train_rows)
+            return cls(str(y.name), task, classes, reason=reason)
         numbers = _target_numbers(y)
         train = numbers if train_rows is None else numbers[np.asarray(train_rows)]
         return cls(str(y.name), task, None, float(train.min()), float(train.max()), reason)
@@ -136,6 +139,54 @@ class TabularTarget:
     def from_config(cls, config: dict[str, Any]) -> TabularTarget:
         """Rebuild from :meth:`to_config` output."""
         return cls(**config)
+
+
+def _sorted_classes(y: pd.Series, values: np.ndarray) -> list[Any]:
+    """Class labels in order: numbers by value, anything else by its text."""
+    keys = category_keys(pd.Series(values))
+    order = np.argsort(keys.to_numpy(dtype=str), kind="stable")
+    if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
+        order = np.argsort(values.astype(float), kind="stable")
+    return [_plain(values[i]) for i in order]
+
+
+def _refuse_id(y: pd.Series) -> None:
+    """A target the roles would call an id (a different integer or string in every row, named
+    or counting like one) is a row label, not something to predict."""
+    role, why = column_role(y, len(y))
+    if role == "id":
+        raise ValueError(
+            f"target {y.name!r} looks like an id ({why}): it labels rows, there is nothing to "
+            f"learn from it. Choose another target column; if {y.name!r} really is a number to "
+            "predict, pass task='regression'."
+        )
+
+
+def _refuse_class_per_row(y: pd.Series, n_classes: int) -> None:
+    """Classes that are nearly one per row (names, tickets, ids) can't be learned: most
+    validation rows would hold a class never seen in training."""
+    n = len(y)
+    if n_classes > MAX_CARD and n_classes > CLASS_PER_ROW_SHARE * n:
+        raise ValueError(
+            f"target {y.name!r} has {n_classes} distinct values in {n} rows, nearly a class per "
+            "row, like an id or free text: a classifier can't learn a class from one row. "
+            "Predict a column with a few values repeated across rows (choose another target)"
+            + (", or pass task='regression' if it is a number." if _numeric(y) else ".")
+        )
+
+
+def _refuse_one_training_class(y: pd.Series, train_rows: Sequence[int] | np.ndarray) -> None:
+    train = y.iloc[np.asarray(train_rows)]
+    if len(train) and train.nunique() < 2:
+        raise ValueError(
+            f"the training rows hold one class ({_plain(train.iloc[0])!r}) of target "
+            f"{y.name!r}; a classifier needs at least two to learn from. Change the split so "
+            "both sides hold every class (a random valid_pct, or other valid rows)."
+        )
+
+
+def _numeric(y: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
 
 
 def _target_numbers(y: pd.Series) -> np.ndarray:

@@ -1,11 +1,17 @@
 """``train_table``: from a CSV and a target column to a leaderboard, a run folder and a model file.
 
+:func:`train_table` is a short recipe of named steps, each a public function a user can call
+(or copy and edit) on their own: :func:`check_settings` -> :func:`load_table` ->
+:func:`fit_models` -> :func:`~rung.tabular.leaderboard.leaderboard` -> :func:`pick_export` ->
+:func:`explain_run` -> :func:`export_model` -> :func:`write_run`.
+
 Every model is fitted on the same preprocessed training rows and scored on the same validation
-rows, beside a baseline that always predicts the majority class (or the mean). The run folder
-``<out>/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json``, ``leaderboard.csv``, the net's
-``metrics.csv``, ``lr_find.png`` and ``loss.png``, importance and partial dependence (CSV and
-PNG), and ``model.rung``: the best model (or the one asked for), which predicts in a fresh
-process with ``rung.load``.
+rows, beside a baseline that always predicts the majority class (or the mean); each score comes
+with a bootstrap interval, and the run's notes say whether the winner's margin is more than
+noise (:mod:`rung.tabular.leaderboard`). The run folder ``<out>/<YYYYmmdd-HHMMSS>-<name>/``
+holds ``config.json``, ``leaderboard.csv``, the net's ``metrics.csv``, ``lr_find.png`` and
+``loss.png``, importance and partial dependence (CSV and PNG), a writeup, and ``model.rung``:
+the best model (or the one asked for), which predicts in a fresh process with ``rung.load``.
 
 Models (``models=`` names, or ``"all"``):
 
@@ -27,58 +33,33 @@ import pandas as pd
 
 from rung.report import new_run_dir, record_run, save_json, write_writeup
 from rung.tabular.classic import fit_boosting, fit_forest, fit_linear
+from rung.tabular.csvfile import read_csv
 from rung.tabular.data import TabularData
 from rung.tabular.features import get_features
 from rung.tabular.fit import FittedModel, baseline, blend, fit_nn, fit_nn_ensemble
-from rung.utils import closest
+from rung.tabular.leaderboard import leaderboard, main_metric, selection_note
+from rung.tabular.settings import MODEL_NAMES, check_settings, model_name, parse_models
 
-__all__ = ["train_table", "TableRun", "MODEL_NAMES", "parse_models"]
-
-MODEL_NAMES = ("linear", "nn", "rf", "gbm", "nn_ensemble", "blend")
-_ALIASES = {
-    "net": "nn",
-    "neural_net": "nn",
-    "logistic": "linear",
-    "ridge": "linear",
-    "forest": "rf",
-    "random_forest": "rf",
-    "boosting": "gbm",
-    "hgb": "gbm",
-    "gradient_boosting": "gbm",
-    "ensemble": "blend",
-}
-_NEEDS = {"nn_ensemble": ("nn",), "blend": ("nn", "nn_ensemble", "rf")}
-
-
-def parse_models(models: str | Sequence[str]) -> list[str]:
-    """Model names from ``"all"``, ``"nn,rf"`` or a list (aliases such as ``forest`` or
-    ``ensemble`` allowed), in training order, with the models an ensemble is made of.
-
-    >>> parse_models("rf,nn")
-    ['nn', 'rf']
-    >>> parse_models(["blend"])
-    ['nn', 'rf', 'nn_ensemble', 'blend']
-    """
-    if isinstance(models, str):
-        models = list(MODEL_NAMES) if models == "all" else models.split(",")
-    wanted = set()
-    for raw in models:
-        name = _ALIASES.get(raw.strip().lower(), raw.strip().lower())
-        if name not in MODEL_NAMES:
-            raise ValueError(
-                f"unknown model {raw!r}; choose from {list(MODEL_NAMES)} or 'all'"
-                f"{closest(name, [*MODEL_NAMES, *_ALIASES])}."
-            )
-        wanted |= {name, *_NEEDS.get(name, ())}
-    if not wanted:
-        raise ValueError(f"no models given; choose from {list(MODEL_NAMES)} or 'all'.")
-    return [n for n in ("linear", "nn", "rf", "gbm", "nn_ensemble", "blend") if n in wanted]
+__all__ = [
+    "train_table",
+    "TableRun",
+    "MODEL_NAMES",
+    "parse_models",
+    "check_settings",
+    "load_table",
+    "fit_models",
+    "pick_export",
+    "explain_run",
+    "export_model",
+    "write_run",
+]
 
 
 @dataclass
 class TableRun:
     """What :func:`train_table` did: the ``leaderboard``, every fitted model (``fits``),
-    the ``exported`` model's name, the ``run_dir`` and ``model_path``, plots (``plots``)."""
+    the ``exported`` model's name, the ``run_dir`` and ``model_path``, plots (``plots``) and
+    ``note`` (which rows scored the models, and whether the winner's margin is noise)."""
 
     run_dir: Path
     model_path: Path | None
@@ -87,6 +68,7 @@ class TableRun:
     data: TabularData
     fits: dict[str, FittedModel]
     plots: dict[str, str] = field(default_factory=dict)
+    note: str = ""
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -95,20 +77,23 @@ class TableRun:
 
     @property
     def summary(self) -> str:
-        """The leaderboard as text, and where the model went."""
-        shown = self.leaderboard.drop(columns=["description"]).round(4)
+        """The leaderboard as text (every column), what its scores mean, where the model went."""
+        shown = self.leaderboard.drop(columns=["description", "scored_on"]).round(4)
         lines = [
             f"{len(self.data.split.valid)} validation rows, target {self.data.target.name!r} "
-            f"({self.data.task})",
+            f"({self.data.task}); ci_low/ci_high: 90% bootstrap interval of "
+            f"{main_metric(self.data.task)[0]}",
             shown.to_string(index=False),
+            self.note,
         ]
         if self.model_path is not None:
             lines.append(f"exported {self.exported} to {self.model_path}")
         lines.append(f"run folder: {self.run_dir}")
-        return "\n".join(lines)
+        return "\n".join(line for line in lines if line)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: run_dir, model_path, exported, metrics, leaderboard rows, plots, summary."""
+        """JSON-ready: run_dir, model_path, exported, metrics, leaderboard rows, plots, note,
+        summary."""
         from rung.models.registry import json_ready
 
         return json_ready(
@@ -120,42 +105,10 @@ class TableRun:
                 "metrics": self.metrics,
                 "leaderboard": self.leaderboard.to_dict(orient="records"),
                 "plots": self.plots,
+                "note": self.note,
                 "summary": self.summary,
             }
         )
-
-
-def _leaderboard(fits: dict[str, FittedModel], task: str) -> pd.DataFrame:
-    rows = []
-    for name, fit in fits.items():
-        row = {"model": name, **fit.metrics}
-        if "oob_score" in fit.extras:
-            row["oob_score"] = fit.extras["oob_score"]
-        row["seconds"] = round(fit.seconds, 2)
-        row["description"] = fit.description
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if task == "classification":
-        return table.sort_values(["accuracy", "loss"], ascending=[False, True], ignore_index=True)
-    return table.sort_values(["rmse"], ignore_index=True)
-
-
-def _pick_export(board: pd.DataFrame, export: str) -> str:
-    trained = [m for m in board["model"] if m != "baseline"]
-    if export == "best":
-        return trained[0]  # the leaderboard is sorted best first
-    name = _ALIASES.get(export, export)
-    if name not in trained:
-        raise ValueError(
-            f"export={export!r} is not a trained model; trained: {trained}, or 'best'"
-            f"{closest(name, trained)}."
-        )
-    return name
-
-
-def _log(progress: bool, message: str) -> None:
-    if progress:
-        print(message, file=sys.stderr, flush=True)
 
 
 def train_table(
@@ -178,6 +131,8 @@ def train_table(
     min_samples_leaf: int = 5,
     explain: bool = True,
     progress: bool = False,
+    encoding: str | None = None,
+    sep: str | None = None,
     data_options: dict[str, Any] | None = None,
 ) -> TableRun:
     """Train the requested models on a table and write a run folder (see the module docstring).
@@ -193,6 +148,8 @@ def train_table(
         n_seeds: nets in ``nn_ensemble``. n_estimators, min_samples_leaf: the forest.
         explain: write importance and partial dependence plots and tables.
         progress: one line per model on stderr.
+        encoding, sep: how to read a CSV ``source`` (default UTF-8 and ``,``); the model
+            file keeps them to read test CSVs the same way.
         data_options: more arguments for :meth:`TabularData.from_df` (``cat_names``, ``drop``,
             ``valid_col``, ``time_col``, ``task``, ...).
 
@@ -204,85 +161,110 @@ def train_table(
     ('baseline', 'model.rung')
     """
     start = time.perf_counter()
-    names = parse_models(models)
-    if isinstance(source, pd.DataFrame):
-        frame, stem = source, "table"
-    elif Path(source).is_file():
-        frame, stem = pd.read_csv(source), Path(source).stem
-    else:
-        raise FileNotFoundError(f"no CSV file at {str(source)!r}.")
-    feature_set = get_features(features)
-    if feature_set is not None:
-        frame = feature_set(frame)
-    options = dict(data_options or {})
-    data = TabularData.from_df(frame, target, valid_pct=valid_pct, seed=seed, **options)
+    net = {"layers": layers, "epochs": epochs, "lr": lr, "batch_size": batch_size}
+    forest = {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf}
+    settings = {
+        "models": parse_models(models), "valid_pct": valid_pct, "seed": seed,
+        "features": features, "export": export, "net": net, "n_seeds": n_seeds,
+        "forest": forest, "csv": {"encoding": encoding, "sep": sep},
+        "data_options": dict(data_options or {}),
+    }  # fmt: skip
+    check_settings(settings)  # before reading anything: a bad setting fails in a second
+
+    data = load_table(source, target, settings)
+    stem = "table" if isinstance(source, pd.DataFrame) else Path(source).stem
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
     _log(progress, data.summary())
-
-    fits: dict[str, FittedModel] = {"baseline": baseline(data)}
-    net_args = {"layers": layers, "epochs": epochs, "lr": lr, "batch_size": batch_size}
-    for model in names:
-        _log(progress, f"fitting {model} ...")
-        if model == "linear":
-            fits[model] = fit_linear(data)
-        elif model == "nn":
-            fits[model] = fit_nn(data, seed=seed, path=run_dir, **net_args)
-        elif model == "rf":
-            fits[model] = fit_forest(
-                data, n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, seed=seed
-            )
-        elif model == "gbm":
-            fits[model] = fit_boosting(data, seed=seed)
-        elif model == "nn_ensemble":
-            fits[model] = fit_nn_ensemble(
-                data, n_seeds, seed=seed, first=fits["nn"], **{**net_args, "lr": None}
-            )
-        elif model == "blend":
-            fits[model] = blend(data, [fits["nn_ensemble"], fits["rf"]])
-        _log(progress, f"  {model}: {fits[model].metrics} ({fits[model].seconds:.1f}s)")
-
-    board = _leaderboard(fits, data.task)
-    exported = _pick_export(board, export)
+    fits = fit_models(data, settings, path=run_dir, progress=progress)
+    board = leaderboard(fits, data)
+    exported = pick_export(board, export)
+    note = selection_note(board, fits, data, exported)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
-    plots = _write_net_history(fits, run_dir)
+    plots = write_net_history(fits, run_dir)
     if explain:
-        forest = fits["rf"].extras["estimator"] if "rf" in fits else None
-        plots.update(_explain(fits[exported].module, data, run_dir, forest, seed))
-    model_path = _export(run_dir / "model.rung", fits[exported], data, board, features)
-    config = {
-        "kind": "tabular-run",
-        "source": "DataFrame" if isinstance(source, pd.DataFrame) else str(source),
-        "target": data.target.name,
-        "models": names,
-        "valid_pct": valid_pct,
-        "seed": seed,
-        "features": features,
-        "export": exported,
-        "net": {k: v for k, v in net_args.items() if v is not None} | {"n_seeds": n_seeds},
-        "forest": {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf},
-        "data_options": options,
-        "data": data.to_config(),
-        "seconds": round(time.perf_counter() - start, 2),
-        # what the writeup and the runs index read
-        "app": "tabular",
-        "task": data.task,
-        "arch": exported,
-        "metrics": fits[exported].metrics,
-        "main_metric": "accuracy" if data.task == "classification" else "rmse",
-        "duration_s": round(time.perf_counter() - start, 2),
-    }
-    config["data"]["path"] = config["source"]
-    config["data"]["n_train"], config["data"]["n_valid"] = (
-        len(data.split.train),
-        len(data.split.valid),
+        plots.update(explain_run(fits, exported, data, run_dir, seed=seed))
+    model_path = export_model(run_dir / "model.rung", fits[exported], data, board, settings)
+    source_name = "DataFrame" if isinstance(source, pd.DataFrame) else str(source)
+    write_run(run_dir, source_name, data, fits[exported], settings, note, start)
+    return TableRun(run_dir, model_path, exported, board, data, fits, plots, note)
+
+
+# ----------------------------------------------------------------------------- the steps
+def load_table(
+    source: str | Path | pd.DataFrame, target: str, settings: dict[str, Any] | None = None
+) -> TabularData:
+    """Read ``source`` (a CSV, with ``settings["csv"]``'s encoding and separator, or a
+    DataFrame), add the named ``features`` and build :class:`TabularData` with the split and
+    ``data_options`` of ``settings`` (defaults: the course's 20% split, seed 42).
+
+    >>> df = pd.DataFrame({"x": range(20), "y": [0, 1] * 10})
+    >>> len(load_table(df, "y", {"valid_pct": 0.25}).split.valid)
+    5
+    """
+    settings = settings or {}
+    csv = settings.get("csv") or {}
+    if isinstance(source, pd.DataFrame):
+        frame = source
+    else:
+        frame = read_csv(source, encoding=csv.get("encoding"), sep=csv.get("sep"))
+    feature_set = get_features(settings.get("features"))
+    if feature_set is not None:
+        frame = feature_set(frame)
+    return TabularData.from_df(
+        frame,
+        target,
+        valid_pct=settings.get("valid_pct", 0.2),
+        seed=settings.get("seed", 42),
+        **settings.get("data_options", {}),
     )
-    save_json(run_dir / "config.json", config)
-    write_writeup(run_dir, title=f"{config['source']}: predicting {data.target.name}")
-    record_run(run_dir)
-    return TableRun(run_dir, model_path, exported, board, data, fits, plots)
 
 
-def _write_net_history(fits: dict[str, FittedModel], run_dir: Path) -> dict[str, str]:
+def fit_models(
+    data: TabularData,
+    settings: dict[str, Any],
+    path: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, FittedModel]:
+    """The baseline, then each model of ``settings["models"]`` in order, on the same rows.
+
+    ``settings``: ``models`` (see :func:`parse_models`), ``seed``, ``net`` (:func:`fit_nn`'s
+    layers, epochs, lr, batch_size), ``n_seeds``, ``forest`` (n_estimators, min_samples_leaf).
+    The net's ``lr_find`` plot goes to ``path``."""
+    seed = settings.get("seed", 42)
+    net, forest = dict(settings.get("net") or {}), dict(settings.get("forest") or {})
+    fits: dict[str, FittedModel] = {"baseline": baseline(data)}
+    fitters = {
+        "linear": lambda: fit_linear(data),
+        "nn": lambda: fit_nn(data, seed=seed, path=path, **net),
+        "rf": lambda: fit_forest(data, seed=seed, **forest),
+        "gbm": lambda: fit_boosting(data, seed=seed),
+        "nn_ensemble": lambda: fit_nn_ensemble(
+            data, settings.get("n_seeds", 5), seed=seed, first=fits["nn"], **{**net, "lr": None}
+        ),
+        "blend": lambda: blend(data, [fits["nn_ensemble"], fits["rf"]]),
+    }
+    for name in settings["models"]:
+        _log(progress, f"fitting {name} ...")
+        fits[name] = fitters[name]()
+        _log(progress, f"  {name}: {fits[name].metrics} ({fits[name].seconds:.1f}s)")
+    return fits
+
+
+def pick_export(board: pd.DataFrame, export: str = "best") -> str:
+    """The model to export: the top trained model of the leaderboard, or the one named."""
+    trained = [m for m in board["model"] if m != "baseline"]
+    if export == "best":
+        return trained[0]  # the leaderboard is sorted best first
+    name = model_name(export)
+    if name not in trained:
+        raise ValueError(
+            f"export={export!r} is not a trained model; trained: {trained}, or 'best'."
+        )
+    return name
+
+
+def write_net_history(fits: dict[str, FittedModel], run_dir: Path) -> dict[str, str]:
+    """The net's metrics per epoch (``metrics.csv``) and its loss and ``lr_find`` plots."""
     plots: dict[str, str] = {}
     if "nn" not in fits:
         return plots
@@ -294,15 +276,22 @@ def _write_net_history(fits: dict[str, FittedModel], run_dir: Path) -> dict[str,
     return plots
 
 
-def _explain(module: Any, data: TabularData, run_dir: Path, forest: Any, seed: int) -> dict:
+def explain_run(
+    fits: dict[str, FittedModel], exported: str, data: TabularData, run_dir: Path, seed: int = 42
+) -> dict[str, str]:
+    """Importance and partial dependence of the exported model (and the forest's impurity
+    importance when there is a forest), written into ``run_dir``."""
     from rung.tabular.explain import explain
 
-    return explain(module, data, run_dir, forest=forest, seed=seed)
+    forest = fits["rf"].extras["estimator"] if "rf" in fits else None
+    return explain(fits[exported].module, data, run_dir, forest=forest, seed=seed)
 
 
-def _export(
-    path: Path, fit: FittedModel, data: TabularData, board: pd.DataFrame, features: str | None
+def export_model(
+    path: Path, fit: FittedModel, data: TabularData, board: pd.DataFrame, settings: dict
 ) -> Path:
+    """Write ``fit``'s model file: the module, the preprocessing, the target, the feature set,
+    how to read a CSV and the leaderboard, all a fresh process needs to predict."""
     from rung.modelfile import save_model_file
 
     config = {
@@ -312,7 +301,8 @@ def _export(
         "classes": data.classes,
         "y_range": data.y_range,
         "id_name": data.id_name,
-        "features": features,
+        "features": settings.get("features"),
+        "csv": {k: v for k, v in (settings.get("csv") or {}).items() if v is not None},
         "preprocessing": data.to_config(),
         "model_name": fit.name,
         "description": fit.description,
@@ -322,3 +312,52 @@ def _export(
         "leaderboard": board.to_dict(orient="records"),
     }
     return save_model_file(path, fit.module, config)
+
+
+def write_run(
+    run_dir: Path,
+    source: str,
+    data: TabularData,
+    fit: FittedModel,
+    settings: dict[str, Any],
+    note: str,
+    start: float,
+) -> None:
+    """``config.json`` (the settings, the data, the exported model's metrics and the note on
+    what they mean), the writeup, and the run's row in the runs index."""
+    seconds = round(time.perf_counter() - start, 2)
+    data_config = data.to_config() | {
+        "path": source,
+        "n_train": len(data.split.train),
+        "n_valid": len(data.split.valid),
+    }
+    config = {
+        "kind": "tabular-run",
+        "source": source,
+        "target": data.target.name,
+        **{k: settings[k] for k in ("models", "valid_pct", "seed", "features")},
+        "export": fit.name,
+        "net": {k: v for k, v in settings["net"].items() if v is not None}
+        | {"n_seeds": settings["n_seeds"]},
+        "forest": settings["forest"],
+        "csv": settings["csv"],
+        "data_options": settings["data_options"],
+        "data": data_config,
+        "seconds": seconds,
+        # what the writeup and the runs index read
+        "app": "tabular",
+        "task": data.task,
+        "arch": fit.name,
+        "metrics": fit.metrics,
+        "main_metric": main_metric(data.task)[0],
+        "duration_s": seconds,
+        "notes": note,
+    }
+    save_json(run_dir / "config.json", config)
+    write_writeup(run_dir, title=f"{source}: predicting {data.target.name}")
+    record_run(run_dir)
+
+
+def _log(progress: bool, message: str) -> None:
+    if progress:
+        print(message, file=sys.stderr, flush=True)

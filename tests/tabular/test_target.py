@@ -1,0 +1,72 @@
+"""Targets that can't be learned are refused with a reason and a way out: a column with a class
+per row (Name, Ticket), an id, a column with no values, one class, one class in training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rung.cli import main
+from rung.tabular.data import TabularData
+from rung.tabular.train import train_table
+
+
+@pytest.fixture(scope="module")
+def titanic(titanic_dir) -> pd.DataFrame:
+    return pd.read_csv(titanic_dir / "train.csv")
+
+
+def test_a_class_per_row_target_is_refused(titanic, tmp_path):
+    with pytest.raises(ValueError) as err:
+        train_table(titanic, "Name", models="linear", out=tmp_path / "runs")
+    message = str(err.value)
+    assert "target 'Name' has 891 distinct values in 891 rows" in message
+    assert "like an id or free text" in message and "choose another target" in message
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(ValueError, match="target 'Ticket' has 681 distinct values in 891 rows"):
+        TabularData.from_df(titanic, "Ticket")
+    with pytest.raises(ValueError, match="'Cabin' has 147 distinct values in 204 rows"):
+        TabularData.from_df(titanic, "Cabin")  # 687 rows without a cabin are dropped first
+
+
+def test_the_cli_exits_with_the_reason(titanic_dir, tmp_path, capsys):
+    argv = ["train", "table", str(titanic_dir / "train.csv"), "--target", "Name"]
+    assert main([*argv, "--out", str(tmp_path), "--models", "linear"]) != 0
+    assert "target 'Name' has 891 distinct values" in capsys.readouterr().err
+
+
+def test_an_id_target_is_refused_unless_the_task_is_given(titanic):
+    with pytest.raises(
+        ValueError, match="target 'PassengerId' looks like an id.*task='regression'"
+    ):
+        TabularData.from_df(titanic, "PassengerId")
+    data = TabularData.from_df(titanic, "PassengerId", task="regression")  # asked for: allowed
+    assert data.task == "regression"
+    with pytest.raises(ValueError, match="891 distinct values in 891 rows"):
+        TabularData.from_df(titanic, "PassengerId", task="classification")
+
+
+def test_many_classes_with_several_rows_each_are_fine(titanic):
+    df = titanic.assign(Group=titanic.index % 40).astype({"Group": str})
+    assert TabularData.from_df(df, "Group").classes[:3] == ["0", "1", "10"]
+
+
+def test_a_target_with_no_values_says_so(titanic):
+    with pytest.raises(ValueError, match=r"target 'Empty' is missing in every row \(891 of 891\)"):
+        TabularData.from_df(titanic.assign(Empty=np.nan), "Empty")
+
+
+def test_a_one_class_target_says_what_to_check(titanic):
+    with pytest.raises(ValueError, match="single value, 1, in all 891 rows.*choose another"):
+        TabularData.from_df(titanic.assign(Survived=1), "Survived")
+    survivors = titanic[titanic["Survived"] == 1]
+    with pytest.raises(ValueError, match="single value, 1, in all 342 rows"):
+        TabularData.from_df(survivors, "Survived")
+
+
+def test_training_rows_with_one_class_are_refused(titanic):
+    df = titanic.sort_values("Survived", kind="stable").reset_index(drop=True)
+    df["is_valid"] = df.index >= 549  # every survivor in validation, none in training
+    with pytest.raises(ValueError, match=r"training rows hold one class \(0\).*valid"):
+        TabularData.from_df(df, "Survived", valid_col="is_valid")
