@@ -83,7 +83,8 @@ def read_csv(
 
     Args:
         encoding: the file's text encoding (default UTF-8; e.g. ``"latin-1"``).
-        sep: the separator (default ``,``; ``"tab"`` or ``"\\t"`` for a tab).
+        sep: the separator (default ``,``, or a tab for a ``.tsv`` file; ``"tab"`` or
+            ``"\\t"`` for a tab).
         max_bytes: the largest file read (default :func:`max_csv_bytes`: 2 GiB, or
             ``RUNG_MAX_CSV_BYTES``); a larger one is an error, before any of it is read.
         options: more ``pd.read_csv`` arguments.
@@ -110,6 +111,8 @@ def read_csv(
             "machine has the memory, or train on a sample of the rows."
         )
     encoding, sep_char = _encoding(encoding), _separator(sep)
+    if sep_char is None and path.suffix.lower() == ".tsv":
+        sep_char = "\t"  # a .tsv file says its separator in its name
     try:
         df = pd.read_csv(path, encoding=encoding, sep=sep_char or ",", **(options or {}))
     except UnicodeDecodeError as e:

@@ -148,6 +148,7 @@ class TabularData:
         ``'classification'`` or ``'regression'`` (inferred when ``None``). ``log_names``: the
         continuous columns to ``log1p`` (``None``: the skewed positive ones; ``[]``: none).
         """
+        _check_column_names(df)
         target = find_column(df, target, what="target column")
         df, labelled, notes = labelled_rows(df, target, dropna_target)
         if valid_col is not None:  # the column that marks the split is not a feature
@@ -328,3 +329,19 @@ class TabularData:
         frame = pd.DataFrame(cats, columns=self.cat_names, index=index)
         frame[self.cont_names] = conts
         return frame
+
+
+def _check_column_names(df: pd.DataFrame) -> None:
+    """Column names must be distinct strings: the model file stores them as JSON keys, and
+    a name given twice makes ``df[name]`` a table instead of a column."""
+    not_str = [c for c in df.columns if not isinstance(c, str)]
+    if not_str:
+        raise ValueError(
+            f"column names must be strings; {not_str[:10]} are not. Rename them, e.g. "
+            "df.columns = [str(c) for c in df.columns] (and the same for tables to predict)."
+        )
+    twice = sorted(set(df.columns[df.columns.duplicated()]))
+    if twice:
+        raise ValueError(
+            f"the table has two or more columns named {twice[:10]}; give each column its own name."
+        )

@@ -63,7 +63,7 @@ def test_semicolon_csv_says_pass_sep_and_trains_with_it(titanic, tmp_path):
         train_table(path, "Survived", models="linear", out=tmp_path)
     run = train_table(path, "Survived", models="linear", out=tmp_path, explain=False, sep=";")
     assert run.data.df.shape == (891, 12)
-    tabs = tmp_path / "tabs.tsv"
+    tabs = tmp_path / "tabs.txt"
     titanic.to_csv(tabs, index=False, sep="\t")
     with pytest.raises(ValueError, match="looks like tab-separated: pass --sep tab"):
         TabularData.from_csv(tabs, "Survived")
@@ -85,3 +85,9 @@ def test_unknown_encoding_and_bad_separator_are_clear(titanic_dir):
         TabularData.from_csv(titanic_dir / "train.csv", "Survived", encoding="latn1")
     with pytest.raises(ValueError, match="sep must be one character"):
         TabularData.from_csv(titanic_dir / "train.csv", "Survived", sep=";;")
+
+
+def test_a_tsv_file_reads_as_tab_separated(titanic, tmp_path):
+    path = tmp_path / "train.tsv"
+    titanic.to_csv(path, index=False, sep="\t")
+    assert TabularData.from_csv(path, "Survived").df.shape == (891, 12)

@@ -222,3 +222,26 @@ def test_same_split_as_random_split(titanic):
     data = TabularData.from_df(titanic, "Survived", valid_pct=0.25, seed=7)
     expected = random_split(891, valid_pct=0.25, seed=7)
     assert (data.split.valid == expected.valid).all() and (data.split.train == expected.train).all()
+
+
+# --------------------------------------------------------------------------- column names
+def test_non_string_column_names_are_refused_up_front(titanic):
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)))  # columns 0, 1, 2
+    df["y"] = (df[0] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"column names must be strings; \[0, 1, 2\] are not.*str"):
+        TabularData.from_df(df, "y")  # before: failed only when the model file was written
+
+
+def test_duplicate_column_names_are_refused(titanic):
+    df = titanic[["Age", "Fare", "Survived"]].copy()
+    df.columns = ["Age", "Age", "Survived"]
+    with pytest.raises(ValueError, match=r"the table has two or more columns named \['Age'\]"):
+        TabularData.from_df(df, "Survived")
+
+
+def test_a_filtered_or_shuffled_frame_keeps_rows_and_targets_together(titanic):
+    order = np.random.default_rng(0).permutation(len(titanic))[:600]
+    df = titanic.iloc[order]  # index no longer 0..n-1
+    data = TabularData.from_df(df, "Survived")
+    assert (data.ys("valid") == df["Survived"].to_numpy()[data.split.valid]).all()
+    assert (data.xs("valid").index == df.index[data.split.valid]).all()

@@ -63,3 +63,14 @@ def test_string_and_bool_targets_line_up_too(titanic, tmp_path):
     table = predictor.predict(rows)
     assert table["Survived"].tolist() == _one_by_one(predictor, rows)
     assert table["Survived"].dtype == bool
+
+
+def test_predicting_a_csv_never_overwrites_it(predictor, titanic_dir, tmp_path):
+    test = tmp_path / "test.csv"
+    test.write_bytes((titanic_dir / "test.csv").read_bytes())
+    before = test.read_bytes()
+    with pytest.raises(ValueError, match="is the CSV being predicted"):
+        predictor.predict_for_cli(test, tmp_path / "." / "test.csv")
+    assert test.read_bytes() == before
+    result = predictor.predict_for_cli(test, tmp_path / "out.csv")
+    assert result["rows"] == 418
