@@ -39,6 +39,7 @@ __all__ = [
     "bootstrap_scores",
     "selection_note",
     "main_metric",
+    "resamples",
     "N_BOOT",
 ]
 
@@ -94,14 +95,26 @@ def _per_row(data: TabularData, preds: np.ndarray) -> np.ndarray:
     return (preds.reshape(-1) - y.astype(np.float64)) ** 2
 
 
+def resamples(n_rows: int, n_boot: int = N_BOOT) -> int:
+    """Bootstrap resamples for ``n_rows`` validation rows: ``n_boot``, fewer (at least 100)
+    past 50,000 rows, so a large table's spread costs seconds, not minutes (with that many
+    rows the spread is narrow and 100 resamples measure it well).
+
+    >>> resamples(178), resamples(5_000_000)
+    (1000, 100)
+    """
+    return min(n_boot, max(100, 50_000_000 // max(n_rows, 1)))
+
+
 def bootstrap_scores(
     data: TabularData, fits: dict[str, FittedModel], n_boot: int = N_BOOT, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Each model's main metric on ``n_boot`` resamples (with replacement) of the validation
     rows, the same resamples for every model so they can be compared pairwise: ``{name:
-    (n_boot,) scores}``."""
+    (resamples,) scores}`` (:func:`resamples`: fewer for very large validation sets)."""
     rows = {name: _per_row(data, fit.valid_preds) for name, fit in fits.items()}
     n = len(data.split.valid)
+    n_boot = resamples(n, n_boot)
     rng = np.random.default_rng(seed)
     chunk = max(1, 2_000_000 // n)  # resamples per step: at most ~2M indices in memory
     sums = {name: [] for name in rows}
@@ -167,7 +180,7 @@ def selection_note(
         f"chose the best model, so the top score is optimistic: expect a little less on new "
         f"data.",
         f"{chosen}: {metric} {score:.4f}, 90% bootstrap interval {low:.4f} to {high:.4f} "
-        f"({n_boot} resamples of the validation rows).",
+        f"({resamples(n_valid, n_boot)} resamples of the validation rows).",
     ]
     others = [m for m in board["model"] if m != chosen]
     trained = [m for m in others if m != "baseline"] or others

@@ -91,6 +91,13 @@ class TabularTarget:
                 _refuse_one_training_class(y, train_rows)
             return cls(str(y.name), task, classes, reason=reason)
         numbers = _target_numbers(y)
+        infinite = np.flatnonzero(np.isinf(numbers))
+        if len(infinite):
+            raise ValueError(
+                f"target {y.name!r} has {len(infinite)} infinite values (rows "
+                f"{y.index[infinite[:10]].tolist()}); a model can't learn or be scored on them. Drop those "
+                f"rows or replace the values."
+            )
         train = numbers if train_rows is None else numbers[np.asarray(train_rows)]
         return cls(str(y.name), task, None, float(train.min()), float(train.max()), reason)
 

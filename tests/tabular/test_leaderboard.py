@@ -92,3 +92,18 @@ def test_leaderboard_prints_every_column_whole(run, capsys):
         assert column in header  # one block: every column on the first line
     assert "..." not in printed
     assert isinstance(run.leaderboard.set_index("model"), Leaderboard)
+
+
+def test_a_large_validation_set_takes_fewer_resamples_quickly():
+    import time
+
+    from rung.tabular.leaderboard import resamples
+
+    assert resamples(178) == 1000 and resamples(50_000) == 1000 and resamples(10**6) == 100
+    n = 400_000
+    df = pd.DataFrame({"x": np.arange(2 * n, dtype=float), "y": np.arange(2 * n) % 2})
+    data = TabularData.from_df(df, "y", valid_pct=0.5)
+    preds = np.full((n, 2), 0.5)
+    start = time.perf_counter()
+    boot = bootstrap_scores(data, {"a": _fit("a", data, preds)})
+    assert boot["a"].shape == (125,) and time.perf_counter() - start < 5

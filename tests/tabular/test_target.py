@@ -70,3 +70,10 @@ def test_training_rows_with_one_class_are_refused(titanic):
     df["is_valid"] = df.index >= 549  # every survivor in validation, none in training
     with pytest.raises(ValueError, match=r"training rows hold one class \(0\).*valid"):
         TabularData.from_df(df, "Survived", valid_col="is_valid")
+
+
+def test_an_infinite_regression_target_is_refused(shared_data):
+    housing = pd.read_csv(shared_data / "california_housing" / "housing.csv")
+    housing.loc[[5, 7], "median_house_value"] = [np.inf, -np.inf]
+    with pytest.raises(ValueError, match=r"'median_house_value' has 2 infinite values.*\[5, 7\]"):
+        TabularData.from_df(housing, "median_house_value")  # before: y_range (14999.0, inf)
