@@ -33,6 +33,10 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
     )
     p.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction (seeded)")
     p.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
+    p.add_argument(
+        "--task", choices=["classification", "regression"],
+        help="what to predict (default: inferred from the target column)",
+    )  # fmt: skip
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     p.add_argument(
         "--encoding", help="the CSV's text encoding (default utf-8; e.g. latin-1, cp1252)"
@@ -49,6 +53,7 @@ def train_table(args: argparse.Namespace) -> None:
         args.csv, args.target, models=args.models if args.models is not None else "all",
         valid_pct=args.valid_pct, seed=args.seed, out=args.out, features=args.features,
         export=args.export, progress=not args.json, encoding=args.encoding, sep=args.sep,
+        data_options={"task": args.task} if args.task else None,
     )  # fmt: skip
     emit(args, result.to_dict(), result.summary)
 

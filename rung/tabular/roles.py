@@ -304,6 +304,6 @@ def infer_task(y: pd.Series, max_classes: int = MAX_CLASSES) -> tuple[str, str]:
     if n_unique <= max_classes:
         return "classification", (
             f"the target holds {n_unique} distinct integers, at most {max_classes}; "
-            "pass task='regression' to predict them as numbers"
+            "pass task='regression' (--task regression) to predict them as numbers"
         )
     return "regression", f"the target holds {n_unique} distinct integers, more than {max_classes}"

@@ -49,7 +49,7 @@ def model_name(raw: str) -> str:
     name = _ALIASES.get(name, name)
     if name not in MODEL_NAMES:
         raise ValueError(
-            f"unknown model {raw!r}; {_CHOOSE}{closest(name, [*MODEL_NAMES, *_ALIASES])}."
+            f"unknown model {raw!r}; {_CHOOSE}{closest(name, [*MODEL_NAMES, *_ALIASES]) or '.'}"
         )
     return name
 

@@ -165,7 +165,7 @@ def _refuse_id(y: pd.Series) -> None:
         raise ValueError(
             f"target {y.name!r} looks like an id ({why}): it labels rows, there is nothing to "
             f"learn from it. Choose another target column; if {y.name!r} really is a number to "
-            "predict, pass task='regression'."
+            "predict, pass task='regression' (--task regression)."
         )
 
 
@@ -178,7 +178,11 @@ def _refuse_class_per_row(y: pd.Series, n_classes: int) -> None:
             f"target {y.name!r} has {n_classes} distinct values in {n} rows, nearly a class per "
             "row, like an id or free text: a classifier can't learn a class from one row. "
             "Predict a column with a few values repeated across rows (choose another target)"
-            + (", or pass task='regression' if it is a number." if _numeric(y) else ".")
+            + (
+                ", or pass task='regression' (--task regression) if it is a number."
+                if _numeric(y)
+                else "."
+            )
         )
 
 

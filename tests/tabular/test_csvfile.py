@@ -91,3 +91,15 @@ def test_a_tsv_file_reads_as_tab_separated(titanic, tmp_path):
     path = tmp_path / "train.tsv"
     titanic.to_csv(path, index=False, sep="\t")
     assert TabularData.from_csv(path, "Survived").df.shape == (891, 12)
+
+
+def test_the_cli_reads_with_encoding_and_sep(latin1_csv, titanic, tmp_path, capsys):
+    from rung.cli import main
+
+    base = ["train", "table", "--target", "Survived", "--models", "linear", "--out", str(tmp_path)]
+    assert main([*base[:2], str(latin1_csv), *base[2:]]) != 0
+    assert "--encoding latin-1" in capsys.readouterr().err
+    assert main([*base[:2], str(latin1_csv), *base[2:], "--encoding", "latin-1", "--json"]) == 0
+    semi = tmp_path / "semi.csv"
+    titanic.to_csv(semi, index=False, sep=";")
+    assert main([*base[:2], str(semi), *base[2:], "--sep", ";", "--json"]) == 0

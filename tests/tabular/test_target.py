@@ -77,3 +77,12 @@ def test_an_infinite_regression_target_is_refused(shared_data):
     housing.loc[[5, 7], "median_house_value"] = [np.inf, -np.inf]
     with pytest.raises(ValueError, match=r"'median_house_value' has 2 infinite values.*\[5, 7\]"):
         TabularData.from_df(housing, "median_house_value")  # before: y_range (14999.0, inf)
+
+
+def test_the_cli_can_say_the_task(titanic_dir, tmp_path, capsys):
+    argv = ["train", "table", str(titanic_dir / "train.csv"), "--models", "linear"]
+    argv += ["--out", str(tmp_path), "--json"]
+    assert main([*argv, "--target", "PassengerId"]) != 0
+    assert "(--task regression)" in capsys.readouterr().err
+    assert main([*argv, "--target", "PassengerId", "--task", "regression"]) == 0
+    assert '"task": "regression"' in capsys.readouterr().out
