@@ -2,8 +2,11 @@
 
 The Learner gathers every prediction first and calls each metric once, so a metric is the
 metric of the whole set, not a mean of per-batch values (which is wrong for F1, Pearson, R2...).
-``preds`` are what the model returns (logits or probabilities with a class axis for
-classification; values for regression).
+``preds`` are what the Learner hands over: the model's outputs through the loss's activation
+(:func:`rung.losses.activation`): probabilities for classification (softmax for cross-entropy,
+sigmoid for BCE-with-logits), values for regression. Called by hand, class scores with a class
+axis may be logits or probabilities (the argmax is the same), but a single column must hold
+probabilities (a row is class 1 above 0.5), and 1-d integer ``preds`` are classes already.
 
 >>> import torch
 >>> logits = torch.tensor([[2.0, 0.1], [0.2, 1.0], [3.0, 0.0]]); y = torch.tensor([0, 1, 1])
@@ -20,16 +23,37 @@ import torch
 __all__ = ["accuracy", "error_rate", "f1", "mae", "rmse", "pearson", "spearman", "r2", "METRICS"]
 
 
-def _classes(preds: torch.Tensor) -> torch.Tensor:
-    """Predicted class per row: argmax over the class axis, or a 0.5 threshold for one column."""
+def _classes(preds: torch.Tensor, metric: str) -> torch.Tensor:
+    """Predicted class per row: argmax over the class axis, the classes themselves for 1-d
+    integers, or a 0.5 threshold on one column of probabilities."""
     if preds.dim() > 1 and preds.shape[-1] > 1:
         return preds.argmax(-1)
-    return (preds.reshape(len(preds)) > 0.5).long()
+    if not preds.is_floating_point():
+        return preds.reshape(len(preds)).long()
+    probs = preds.reshape(len(preds))
+    if len(probs) and (probs.min() < 0 or probs.max() > 1):
+        raise ValueError(
+            f"{metric} got one column of scores outside [0, 1] (from {probs.min().item():.3g} to "
+            f"{probs.max().item():.3g}): logits, not probabilities. Pass torch.sigmoid(preds); "
+            "the Learner does it for you when loss_func is nn.BCEWithLogitsLoss()."
+        )
+    return (probs > 0.5).long()
+
+
+def _targets(targets: torch.Tensor, n_rows: int, metric: str) -> torch.Tensor:
+    """One class index per row, from (N,) or (N, 1) targets."""
+    if targets.numel() != n_rows:
+        raise ValueError(
+            f"{metric} needs one class per row, got targets of shape {tuple(targets.shape)} for "
+            f"{n_rows} rows (several labels per row need a per-label metric)."
+        )
+    return targets.reshape(n_rows).long()
 
 
 def accuracy(preds: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of rows whose predicted class equals the target."""
-    return (_classes(preds) == targets.reshape(len(targets))).float().mean().item()
+    pred = _classes(preds, "accuracy")
+    return (pred == _targets(targets, len(pred), "accuracy")).float().mean().item()
 
 
 def error_rate(preds: torch.Tensor, targets: torch.Tensor) -> float:
@@ -38,36 +62,63 @@ def error_rate(preds: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def f1(preds: torch.Tensor, targets: torch.Tensor) -> float:
-    """F1: for two classes, of class 1 (the positive class); for more, the macro average.
+    """F1: for two classes (two columns, or one of probabilities), of class 1 (the positive
+    class); for more, the macro average over the classes that occur in the targets or the
+    predictions, as scikit-learn's ``f1_score(average="macro")`` computes it.
+
+    How many classes there are comes from the model's outputs (their class axis), never from
+    which classes a validation set happens to hold.
 
     >>> round(f1(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]]), torch.tensor([0, 1, 0])), 4)
     0.6667
     """
-    pred, targ = _classes(preds), targets.reshape(len(targets)).long()
-    n_classes = int(max(pred.max().item(), targ.max().item()) + 1)
-    classes = [1] if n_classes <= 2 else range(n_classes)
+    pred = _classes(preds, "f1")
+    targ = _targets(targets, len(pred), "f1")
+    if preds.dim() > 1 and preds.shape[-1] > 1:
+        n_outputs = preds.shape[-1]
+    elif preds.is_floating_point():
+        n_outputs = 2  # one column of probabilities
+    else:  # classes already: how many there are is only known from what occurs
+        n_outputs = max(2, int(torch.cat([pred, targ]).max().item()) + 1) if len(pred) else 2
+    if len(targ) and (targ.min() < 0 or targ.max() >= n_outputs):
+        raise ValueError(
+            f"f1 got a target of class {targ.max().item()} (or below 0) but the model gives "
+            f"{n_outputs} outputs (classes 0..{n_outputs - 1}); check the labels and n_out."
+        )
+    if n_outputs == 2:
+        classes = [1]
+    else:
+        classes = torch.unique(torch.cat([pred, targ])).tolist()
     scores = []
     for c in classes:
         tp = ((pred == c) & (targ == c)).sum().item()
         fp = ((pred == c) & (targ != c)).sum().item()
         fn = ((pred != c) & (targ == c)).sum().item()
         scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(sum(scores) / len(scores))
+    return float(sum(scores) / len(scores)) if scores else 0.0
 
 
-def _flat(preds: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _flat(
+    preds: torch.Tensor, targets: torch.Tensor, metric: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both as flat float64 vectors; they must hold as many values."""
+    if preds.numel() != targets.numel():
+        raise ValueError(
+            f"{metric} compares values one to one, got preds of shape {tuple(preds.shape)} and "
+            f"targets of shape {tuple(targets.shape)}; for classes use accuracy or f1."
+        )
     return preds.reshape(-1).double(), targets.reshape(-1).double()
 
 
 def mae(preds: torch.Tensor, targets: torch.Tensor) -> float:
     """Mean absolute error."""
-    p, t = _flat(preds, targets)
+    p, t = _flat(preds, targets, "mae")
     return (p - t).abs().mean().item()
 
 
 def rmse(preds: torch.Tensor, targets: torch.Tensor) -> float:
     """Root mean squared error."""
-    p, t = _flat(preds, targets)
+    p, t = _flat(preds, targets, "rmse")
     return (p - t).pow(2).mean().sqrt().item()
 
 
@@ -77,7 +128,7 @@ def pearson(preds: torch.Tensor, targets: torch.Tensor) -> float:
     >>> pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 4.0, 6.5])) > 0.99
     True
     """
-    p, t = _flat(preds, targets)
+    p, t = _flat(preds, targets, "pearson")
     p, t = p - p.mean(), t - t.mean()
     return (p @ t / (p.norm() * t.norm()).clamp_min(1e-12)).item()
 
@@ -95,13 +146,13 @@ def _ranks(x: torch.Tensor) -> torch.Tensor:
 
 def spearman(preds: torch.Tensor, targets: torch.Tensor) -> float:
     """Spearman rank correlation (Pearson of the ranks, ties averaged)."""
-    p, t = _flat(preds, targets)
+    p, t = _flat(preds, targets, "spearman")
     return pearson(_ranks(p), _ranks(t))
 
 
 def r2(preds: torch.Tensor, targets: torch.Tensor) -> float:
     """Coefficient of determination, 1 - SS_res / SS_tot."""
-    p, t = _flat(preds, targets)
+    p, t = _flat(preds, targets, "r2")
     return (1 - (t - p).pow(2).sum() / (t - t.mean()).pow(2).sum().clamp_min(1e-12)).item()
 
 

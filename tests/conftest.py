@@ -59,3 +59,28 @@ def regression_learner():
         return Learner(torch.nn.Linear(3, 1), make_regression_dls(), **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def titanic_tensors(titanic_dir: Path):
+    """Titanic as numbers, on the course's split: ``(x_train, y_train, x_valid, y_valid)``.
+
+    Six columns (Pclass, Sex, Age, SibSp, Parch, log Fare), missing Age set to the median,
+    each column scaled to [0, 1]; y is Survived (0/1, int64). Validation: the first 178 of
+    ``torch.manual_seed(42); torch.randperm(891)``, as DATA.md gives it.
+    """
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    df = pd.read_csv(titanic_dir / "train.csv")
+    df["Sex"] = (df["Sex"] == "female").astype(float)
+    df["Age"] = df["Age"].fillna(df["Age"].median())
+    df["Fare"] = np.log1p(df["Fare"])
+    cols = ["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare"]
+    x = torch.tensor(df[cols].to_numpy(dtype="float32"))
+    x = x / x.max(0).values
+    y = torch.tensor(df["Survived"].to_numpy(), dtype=torch.int64)
+    idx = torch.randperm(len(df), generator=torch.Generator().manual_seed(42))  # = manual_seed(42)
+    va, tr = idx[:178], idx[178:]
+    return x[tr], y[tr], x[va], y[va]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from rung.callbacks.core import Callback
+from rung.losses import activation
 
 __all__ = ["MetricsCallback"]
 
@@ -18,6 +19,10 @@ def metric_name(fn: Callable) -> str:
 class MetricsCallback(Callback):
     """Collects (and, across processes, gathers) validation predictions and targets, then
     sets ``learn.valid_results``: ``{"valid_loss": ..., <metric name>: ...}``.
+
+    The loss is computed on the raw outputs; the metrics see them through the loss's activation
+    (:func:`rung.losses.activation`): probabilities for a classifier, sigmoid included for one
+    output under ``BCEWithLogitsLoss``, so a 0.5 threshold means a logit of 0.
 
     Each validation row is counted exactly once, also with several processes (Accelerate's
     ``gather_for_metrics`` drops the rows it repeated to even out the shards).
@@ -51,7 +56,9 @@ class MetricsCallback(Callback):
         self.n_valid = len(targets)
         with torch.no_grad():
             results = {"valid_loss": float(self.learn.loss_func(preds, targets))}
+            if self.metrics:
+                preds = activation(self.learn.loss_func)(preds).cpu()
         for name, fn in zip(self.names, self.metrics):
-            results[name] = float(fn(preds.cpu(), targets.cpu()))
+            results[name] = float(fn(preds, targets.cpu()))
         self.learn.valid_results = results
         self.preds, self.targets = [], []
