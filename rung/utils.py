@@ -14,17 +14,25 @@ __all__ = ["seed_everything", "closest", "atomic_write"]
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (CPU and every GPU) for a reproducible run.
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and every GPU) for a reproducible run.
 
-    >>> seed_everything(42)
-    >>> import torch; a = torch.rand(1); seed_everything(42); bool(torch.rand(1) == a)
+    Seed before building the model, so its initial weights repeat too. Python's string hashing
+    (the order of a set of strings) is not seeded here: its seed is read once, when Python
+    starts, from the ``PYTHONHASHSEED`` environment variable, so setting that variable in a
+    running process changes nothing for it (only for the processes it starts later). Start
+    Python with ``PYTHONHASHSEED=0`` where that order matters. ``os.environ`` is left alone.
+
+    >>> import os, torch
+    >>> environ = dict(os.environ)
+    >>> seed_everything(42); a = torch.rand(1); seed_everything(42); bool(torch.rand(1) == a)
+    True
+    >>> dict(os.environ) == environ
     True
     """
     import numpy as np
     import torch
 
     random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
 
