@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from rung.callbacks.core import Callback, CancelFitException
+from rung.callbacks.core import Callback, CancelFitException, output_path
 from rung.utils import atomic_write
 
 if TYPE_CHECKING:
@@ -145,14 +145,24 @@ def load_checkpoint(learn: Learner, path: str | Path) -> dict[str, Any]:
 class CheckpointEveryEpoch(Callback):
     """Saves a resumable checkpoint after every ``every`` epochs (and the last one).
 
-    ``path`` is relative to ``learn.path`` unless absolute; the latest checkpoint replaces the
-    previous one atomically, so an interrupt never leaves a broken file.
+    ``path`` defaults to ``checkpoints/last.ckpt`` under ``learn.path``; a bare file name goes
+    under ``learn.path`` too, and a path with a folder is used as given (see
+    :func:`~rung.callbacks.core.output_path`). The latest checkpoint replaces the previous one
+    atomically, so an interrupt never leaves a broken file.
     """
 
     order = 80
 
-    def __init__(self, path: str | Path = "checkpoints/last.ckpt", every: int = 1) -> None:
-        self.path, self.every = Path(path), every
+    def __init__(self, path: str | Path | None = None, every: int = 1) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a whole number of epochs >= 1, got {every!r}.")
+        self.path, self.every = (Path(path) if path is not None else None), every
+
+    def checkpoint_path(self) -> Path:
+        """Where the checkpoint goes for this Learner."""
+        if self.path is None:
+            return Path(self.learn.path) / "checkpoints" / "last.ckpt"
+        return output_path(self.learn.path, self.path)
 
     def after_epoch(self) -> None:
         learn = self.learn
@@ -160,7 +170,7 @@ class CheckpointEveryEpoch(Callback):
             return
         learn.accelerator.wait_for_everyone()
         if learn.accelerator.is_main_process:
-            save_checkpoint(learn, self.path if self.path.is_absolute() else learn.path / self.path)
+            save_checkpoint(learn, self.checkpoint_path())
         learn.accelerator.wait_for_everyone()
 
 

@@ -4,15 +4,16 @@ It trains on a few batches with the LR growing from ``start_lr`` to ``end_lr``, 
 smoothed loss, puts the weights and optimiser back exactly as they were, and suggests LRs:
 
 - ``valley``: in the longest stretch where the loss keeps falling, a point about halfway down
-  (fastai's default, and ours);
+  (fastai's default, ``.suggested``);
 - ``slide``: walking back from the end, the first LR where the loss curve stops bending;
 - ``minimum``: a tenth of the LR with the lowest loss;
 - ``steep``: the LR where the loss falls fastest.
+
+rung's apps train at ``.recommended``: slide, kept between valley and ten times valley.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rung.callbacks.core import Callback, CancelFitException, CancelValidateException
+from rung.callbacks.core import (
+    Callback,
+    CancelFitException,
+    CancelValidateException,
+    output_path,
+)
+from rung.callbacks.training import restored
 
 if TYPE_CHECKING:
     from rung.learner import Learner
@@ -77,7 +84,12 @@ SUGGESTERS = {"valley": valley, "slide": slide, "minimum": minimum, "steep": ste
 
 @dataclass
 class LRFindResult:
-    """What :func:`lr_find` found: the sweep, the suggestions and the plot's path."""
+    """What :func:`lr_find` found: the sweep, the suggestions and the plot's path.
+
+    Each suggestion is an attribute (``.valley``, ``.slide``, ``.minimum``, ``.steep``) and
+    an entry of ``suggestions``; ``.recommended`` is the one rung's apps use, ``.suggested``
+    fastai's default (valley).
+    """
 
     lrs: np.ndarray
     losses: np.ndarray
@@ -85,14 +97,35 @@ class LRFindResult:
     plot: Path | None = None
 
     @property
+    def valley(self) -> float:
+        """Halfway down the longest valley (fastai's default suggestion)."""
+        return self.suggestions["valley"]
+
+    @property
+    def slide(self) -> float:
+        """Where the loss curve stops bending, walking back from the end."""
+        return self.suggestions["slide"]
+
+    @property
+    def minimum(self) -> float:
+        """A tenth of the LR with the lowest loss."""
+        return self.suggestions["minimum"]
+
+    @property
+    def steep(self) -> float:
+        """Where the loss falls fastest."""
+        return self.suggestions["steep"]
+
+    @property
     def suggested(self) -> float:
-        """fastai's default suggestion: valley."""
+        """fastai's default suggestion: the same as :attr:`valley`. rung's apps train at
+        :attr:`recommended` instead."""
         return self.suggestions["valley"]
 
     @property
     def recommended(self) -> float:
-        """The LR rung's apps train at by default: ``slide``, kept between ``valley`` and ten
-        times ``valley``.
+        """The LR rung's apps (``rung train``, ``train_images``, ``fit_nn``) train at by
+        default: ``slide``, kept between ``valley`` and ten times ``valley``.
 
         Valley is a safe, low pick; for the short one-cycle schedules of fine-tuning and small
         nets the best LR sits higher, near the top of the falling stretch, which slide finds.
@@ -123,6 +156,18 @@ class LRFindResult:
         fig.savefig(path, dpi=100)
         self.plot = Path(path)
         return self.plot
+
+
+def _check_sweep(start_lr: float, end_lr: float, num_it: int) -> None:
+    if not (math.isfinite(start_lr) and start_lr > 0):
+        raise ValueError(f"start_lr must be a number > 0, got {start_lr!r}; e.g. 1e-7.")
+    if not (math.isfinite(end_lr) and end_lr > start_lr):
+        raise ValueError(
+            f"end_lr ({end_lr!r}) must be above start_lr ({start_lr!r}): the sweep grows the LR "
+            "from one to the other; e.g. start_lr=1e-7, end_lr=10."
+        )
+    if isinstance(num_it, bool) or not isinstance(num_it, int) or num_it < 3:
+        raise ValueError(f"num_it must be at least 3, got {num_it!r}; e.g. num_it=100.")
 
 
 class LRFinder(Callback):
@@ -176,26 +221,20 @@ def lr_find(
 ) -> LRFindResult:
     """Run the LR finder on ``learn`` and put the model and optimiser back as they were.
 
-    The plot is saved to ``plot_path`` (relative paths go under ``learn.path``); pass ``None``
-    to skip it.
+    The plot is saved to ``plot_path``: a bare file name (the default ``"lr_find.png"``) goes
+    under ``learn.path``, a path with a folder is used as given (see
+    :func:`~rung.callbacks.core.output_path`); pass ``None`` to skip it.
     """
-    model_state = copy.deepcopy(learn.model.state_dict())
-    if learn.opt is None:
-        learn.create_opt()
-    opt_state = copy.deepcopy(learn.opt.state_dict())
+    _check_sweep(start_lr, end_lr, num_it)
     finder = LRFinder(start_lr, end_lr, num_it, stop_div)
     n_epoch = math.ceil(num_it / max(1, len(learn.dls.train)))
     progress = getattr(learn, "progress_callback", None)
     if progress is not None:
         learn.remove_cb(progress)
-    # the sweep is not training: the Recorder's history is put back as it was too
-    recorder_state = {k: copy.copy(v) for k, v in vars(learn.recorder).items() if k != "learn"}
     try:
-        learn.fit(n_epoch, cbs=[finder])
+        with restored(learn):  # the sweep is not training: weights, optimiser, history go back
+            learn.fit(n_epoch, cbs=[finder])
     finally:
-        learn.model.load_state_dict(model_state)
-        learn.opt.load_state_dict(opt_state)
-        vars(learn.recorder).update(recorder_state)
         if progress is not None:
             learn.add_cb(progress)
     lrs, losses = np.array(finder.lrs[: len(finder.losses)]), np.array(finder.losses)
@@ -210,8 +249,7 @@ def lr_find(
         )
     result = LRFindResult(lrs, losses, {name: fn(lrs, losses) for name, fn in SUGGESTERS.items()})
     if plot_path is not None:
-        path = Path(plot_path)
-        path = path if path.is_absolute() else learn.path / path
+        path = output_path(learn.path, plot_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         result.save_plot(path)
     return result

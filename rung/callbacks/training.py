@@ -1,6 +1,13 @@
-"""Callbacks that change how a step is taken: gradient accumulation, clipping, a dev run."""
+"""Callbacks that change how a step is taken: gradient accumulation, clipping, a dev run; and
+:func:`restored`, which puts a Learner back as it was after a run that is not training
+(``fast_dev_run``, ``lr_find``)."""
 
 from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from rung.callbacks.core import (
     Callback,
@@ -9,7 +16,49 @@ from rung.callbacks.core import (
     CancelValidateException,
 )
 
-__all__ = ["GradientAccumulation", "GradientClip", "FastDevRun"]
+if TYPE_CHECKING:
+    from rung.learner import Learner
+
+__all__ = ["GradientAccumulation", "GradientClip", "FastDevRun", "fast_dev_run", "restored"]
+
+# the Learner's own counters and results that a fit moves on
+_LEARNER_STATE = ("epoch", "iter", "train_iter", "n_epoch", "start_epoch", "valid_results")
+
+
+@contextlib.contextmanager
+def restored(learn: Learner) -> Iterator[Learner]:
+    """Within the block, ``learn`` may fit; after it (even on an error) everything a fit
+    changes is put back: the weights, the optimiser (an optimiser is made first when there is
+    none: its state, Adam's step counts and moments, and hyper-parameters such as the learning
+    rates), the Recorder's history, the fp16 loss scale and the Learner's counters.
+    """
+    if learn.opt is None:
+        learn.create_opt()
+    model_state = copy.deepcopy(learn.model.state_dict())
+    opt_state = copy.deepcopy(learn.opt.state_dict())
+    recorder = {k: copy.copy(v) for k, v in vars(learn.recorder).items() if k != "learn"}
+    scaler = learn.scaler.state_dict() if learn.scaler is not None else None
+    counters = {k: copy.copy(getattr(learn, k)) for k in _LEARNER_STATE if hasattr(learn, k)}
+    try:
+        yield learn
+    finally:
+        learn.model.load_state_dict(model_state)
+        learn.opt.load_state_dict(opt_state)
+        vars(learn.recorder).update(recorder)
+        if scaler is not None:
+            learn.scaler.load_state_dict(scaler)
+        for k, v in counters.items():
+            setattr(learn, k, v)
+
+
+def fast_dev_run(learn: Learner) -> dict[str, float]:
+    """One training batch and one validation batch through every callback, then ``learn`` is
+    put back as it was (:func:`restored`): a smoke test for your own data and model. Returns
+    ``{"train_loss", "valid_loss"}`` of those two batches."""
+    cb = FastDevRun()
+    with restored(learn):
+        learn.fit(1, cbs=[cb])
+    return cb.losses
 
 
 class GradientAccumulation(Callback):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,16 @@ def test_save_best_puts_back_the_best_epoch(regression_learner, tmp_path):
     assert best_loss < ruined_loss
     path = best.save(tmp_path / "best.safetensors")
     assert path.stat().st_size > 0
+
+
+def test_a_checkpoint_path_with_a_folder_is_used_as_given_even_when_relative(
+    regression_learner, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    run_dir = Path("runs") / "r1"
+    learn = regression_learner(path=run_dir)
+    learn.fit(1, 0.1, cbs=[CheckpointEveryEpoch(run_dir / "last.ckpt")])
+    assert (tmp_path / run_dir / "last.ckpt").is_file()
+    assert not (tmp_path / run_dir / "runs").exists()
+    learn.fit(1, 0.1, cbs=[CheckpointEveryEpoch("bare.ckpt")])  # a bare name: under learn.path
+    assert (tmp_path / run_dir / "bare.ckpt").is_file()

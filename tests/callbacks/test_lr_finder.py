@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -76,3 +78,34 @@ def test_valley_on_a_textbook_curve():
     losses = 1 / (1 + np.exp(3 * (x + 3))) + np.where(x > -1, (x + 1) ** 2 * 20, 0)
     lr = valley(lrs, losses)
     assert 1e-4 < lr < 1e-1
+
+
+def test_suggestions_are_attributes_and_recommended_is_what_the_apps_use(tmp_path):
+    learn = _learner(_problem())
+    result = learn.lr_find(num_it=60, plot_path=None)
+    for name in ("valley", "slide", "minimum", "steep"):
+        assert getattr(result, name) == result.suggestions[name]
+    assert result.suggested == result.valley
+    assert result.valley <= result.recommended <= 10 * result.valley
+
+
+def test_a_plot_path_with_a_folder_is_used_as_given_even_when_relative(tmp_path, monkeypatch):
+    # The apps write to runs/<run>/lr_find.png with Learner(path=runs/<run>): a relative run
+    # folder must not be joined to learn.path a second time.
+    monkeypatch.chdir(tmp_path)
+    run_dir = Path("runs") / "r1"
+    learn = _learner(_problem())
+    learn.path = run_dir
+    result = learn.lr_find(num_it=30, plot_path=run_dir / "lr_find.png")
+    assert result.plot == run_dir / "lr_find.png" and (tmp_path / run_dir / "lr_find.png").is_file()
+    assert not (tmp_path / run_dir / "runs").exists()
+    # a bare file name still goes under learn.path
+    assert learn.lr_find(num_it=30, plot_path="bare.png").plot == run_dir / "bare.png"
+
+
+def test_lr_find_refuses_a_senseless_sweep():
+    learn = _learner(_problem())
+    with pytest.raises(ValueError, match=r"end_lr \(1e-08\) must be above start_lr \(1e-07\)"):
+        learn.lr_find(end_lr=1e-8)
+    with pytest.raises(ValueError, match="num_it must be at least 3, got 1"):
+        learn.lr_find(num_it=1)
