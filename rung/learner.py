@@ -19,29 +19,34 @@ True
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from rung.callbacks import predictions, setup
 from rung.callbacks.core import (
-    BATCH_EVENTS,
     CANCEL_EXCEPTIONS,
-    EVENTS,
     Callback,
+    CallbackHost,
     CancelBatchException,
+    output_path,
 )
 from rung.callbacks.metrics import MetricsCallback
 from rung.callbacks.progress import ProgressCallback
 from rung.callbacks.recorder import Recorder
-from rung.callbacks.schedule import ParamScheduler, combined_cos
-from rung.data.core import DataLoaders, NoValidationError
-from rung.losses import activation, is_classification, per_item_loss
-from rung.param_groups import LRLike, default_splitter, freeze_to, lrs_for
+from rung.callbacks.schedule import fine_tune, one_cycle
+from rung.data.core import DataLoaders
+from rung.param_groups import LRLike, default_splitter, freeze_to, lrs_for, set_hyper, split_params
+
+if TYPE_CHECKING:
+    from rung.callbacks.lr_finder import LRFindResult
+    from rung.callbacks.predictions import Predictions
+    from rung.predictor import ClassPrediction
 
 __all__ = ["Learner", "default_opt"]
 
@@ -60,45 +65,31 @@ _PLAIN_OPT = ("NO", "MULTI_CPU", "MULTI_GPU")
 default_opt = partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5)
 
 
-def _resolve_precision(mixed_precision: str, device: torch.device) -> str:
-    if mixed_precision == "auto":  # bf16 where the GPU has it, full precision on CPU
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return "bf16" if cuda_bf16 else "no"
-    if mixed_precision not in ("no", "bf16", "fp16"):
-        raise ValueError(
-            f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {mixed_precision!r}."
-        )
-    return mixed_precision
-
-
-def _make_accelerator(cpu: bool | None) -> Any:
-    """The process's Accelerator: devices, processes, gathering.
-
-    Accelerate's state is one per process and can't change once made, so precision is not set
-    here: each Learner runs its own autocast (and fp16 loss scaling), and several Learners with
-    different precisions can live in one notebook.
-    """
-    from accelerate import Accelerator
-
-    return Accelerator(cpu=True) if cpu else Accelerator()
-
-
-class Learner:
+class Learner(CallbackHost):
     """Trains ``model`` on ``dls`` with ``loss_func``; callbacks add everything else.
 
     Args:
         model: any ``nn.Module``; its forward takes the batch's inputs (all but the last item).
+            The model comes first (fastai's ``Learner(dls, model)`` is the other way round).
         dls: a :class:`~rung.data.core.DataLoaders` (or a ``(train, valid)`` pair). The
             validation loader is required.
         loss_func: e.g. ``nn.CrossEntropyLoss()``; defaults from ``dls.info["task"]``.
         lr: default learning rate. wd: weight decay. opt_func: builds the optimiser from
             parameter groups (default AdamW as fastai sets it up).
-        metrics: functions ``f(preds, targets) -> float`` computed over the whole validation set.
+        metrics: a function ``f(preds, targets) -> float``, or several, computed over the
+            whole validation set on the outputs through the loss's activation
+            (see :mod:`rung.metrics`).
         splitter: ``model -> list of parameter lists`` (body first, head last) for freezing and
             discriminative learning rates; defaults to ``model.param_groups()`` or one group.
         mixed_precision: ``"auto"`` (bf16 on a GPU that has it), ``"no"``, ``"bf16"``, ``"fp16"``.
+        seed: makes each fit repeat exactly: when a fit starts, Python, NumPy and torch are
+            seeded (``seed_everything(seed + i)`` for this Learner's i-th fit) and so is the
+            training loader's own generator, which covers batch order, dropout and augmentation.
+            The model is built before the Learner, so its initial weights are not covered: seed
+            before building it (``rung.seed_everything(42)``, then ``build_model(...)``).
         progress: show bars and the per-epoch table (main process only).
-        path: where checkpoints, plots and exports go by default.
+        path: where lr_find's plot and checkpoints go: a bare file name goes under it, a path
+            with a folder is used as given (exports too).
     """
 
     def __init__(
@@ -109,8 +100,8 @@ class Learner:
         lr: float = 1e-3,
         wd: float = 0.01,
         opt_func: Callable[..., torch.optim.Optimizer] = default_opt,
-        metrics: Sequence[Callable] = (),
-        cbs: Sequence[Callback] = (),
+        metrics: Callable | Sequence[Callable] = (),
+        cbs: Callback | Sequence[Callback] = (),
         splitter: Callable[[nn.Module], list] | None = None,
         mixed_precision: str = "auto",
         cpu: bool | None = None,
@@ -119,17 +110,14 @@ class Learner:
         train_bn: bool = True,
         path: str | Path = ".",
     ) -> None:
-        if seed is not None:
-            from rung.utils import seed_everything
-
-            seed_everything(seed)
-        self.dls = dls if isinstance(dls, DataLoaders) else DataLoaders(*dls)
-        self.model, self.lr, self.wd, self.opt_func = model, lr, wd, opt_func
-        self.loss_func = loss_func if loss_func is not None else self._default_loss()
+        self.dls = setup.check_model_and_dls(model, dls)
+        self.model, self.opt_func, self.seed = model, opt_func, seed
+        self.lr, self.wd = setup.check_rate("lr", lr), setup.check_rate("wd", wd)
+        self.loss_func = loss_func if loss_func is not None else setup.default_loss(self.dls)
         self.splitter = splitter or default_splitter
         self.train_bn, self.path = train_bn, Path(path)
-        self.accelerator = _make_accelerator(cpu)
-        self.mixed_precision = _resolve_precision(mixed_precision, self.accelerator.device)
+        self.accelerator = setup.make_accelerator(cpu)
+        self.mixed_precision = setup.resolve_precision(mixed_precision, self.accelerator.device)
         # fp16 needs loss scaling so small gradients don't underflow; bf16 doesn't
         self.scaler = (
             torch.amp.GradScaler(self.device.type) if self.mixed_precision == "fp16" else None
@@ -141,90 +129,15 @@ class Learner:
         self.n_epoch, self.training = 1, False
         self.cbs: list[Callback] = []
         self._handlers: dict[str, list[Callable[[], Any]]] = {}
-        self.add_cbs([Recorder(), MetricsCallback(metrics), *cbs])
+        self.add_cbs([Recorder(), MetricsCallback(setup.metric_list(metrics))])
+        self.add_cbs(setup.callback_list(cbs))
         if progress:
             self.add_cb(ProgressCallback())
-
-    # ---------------------------------------------------------------- callbacks
-    def add_cb(self, cb: Callback) -> Learner:
-        """Attach a callback (also reachable as ``learn.<snake_name>``)."""
-        if isinstance(cb, type):
-            raise TypeError(f"pass an instance, e.g. {cb.__name__}(), not the class.")
-        cb.learn = self
-        setattr(self, cb.name, cb)
-        self.cbs.append(cb)
-        self._index_handlers()
-        return self
-
-    def add_cbs(self, cbs: Iterable[Callback]) -> Learner:
-        for cb in cbs:
-            self.add_cb(cb)
-        return self
-
-    def remove_cb(self, cb: Callback) -> Learner:
-        self.cbs.remove(cb)
-        if getattr(self, cb.name, None) is cb:
-            delattr(self, cb.name)
-        self._index_handlers()
-        return self
-
-    @contextlib.contextmanager
-    def added_cbs(self, cbs: Iterable[Callback]) -> Iterator[Learner]:
-        """Callbacks that live for one ``with`` block (one fit, one lr_find)."""
-        cbs = list(cbs)
-        self.add_cbs(cbs)
-        try:
-            yield self
-        finally:
-            for cb in cbs:
-                self.remove_cb(cb)
-
-    def _index_handlers(self) -> None:
-        # Resolve event -> handlers once, so a batch costs a dict lookup, not a getattr per callback.
-        ordered = sorted(self.cbs, key=lambda c: c.order)
-        self._handlers = {
-            ev: [getattr(cb, ev) for cb in ordered if callable(getattr(cb, ev, None))]
-            for ev in EVENTS
-        }
-
-    def __call__(self, event: str) -> None:
-        """Run every callback's handler for ``event``, in order."""
-        for handler in self._handlers[event]:
-            handler()
-
-    def show_training_loop(self) -> None:
-        """Print the loop's events with the callbacks that run at each, as fastai shows it.
-
-        >>> from rung.data.core import DataLoaders
-        >>> dls = DataLoaders.from_tensors(torch.randn(8, 1), torch.randn(8, 1))
-        >>> Learner(nn.Linear(1, 1), dls, nn.MSELoss(), progress=False).show_training_loop()
-        ... # doctest: +ELLIPSIS
-        before_fit: Recorder
-            before_epoch: Recorder
-                before_train: -
-                    before_batch: -
-        ...
-        """
-        train_batch = ["before_batch", *BATCH_EVENTS, "after_batch"]
-        valid_batch = ["before_batch", "after_pred", "after_loss", "after_batch"]
-        loop = [("before_fit", 0), ("before_epoch", 1), ("before_train", 2)]
-        loop += [(e, 3) for e in train_batch] + [("after_train", 2), ("before_validate", 2)]
-        loop += [(e, 3) for e in valid_batch] + [("after_validate", 2), ("after_epoch", 1)]
-        loop += [("after_fit", 0), ("cleanup_fit", 0)]
-        lines = []
-        for ev, depth in loop:
-            names = ", ".join(type(h.__self__).__name__ for h in self._handlers[ev]) or "-"
-            lines.append("    " * depth + f"{ev}: {names}")
-        print("\n".join(lines))
 
     # ---------------------------------------------------------------- parameters and optimiser
     def param_groups(self) -> list[list[nn.Parameter]]:
         """Parameter groups from the splitter: body first, head last."""
-        groups = [
-            list(g.parameters()) if isinstance(g, nn.Module) else list(g)
-            for g in self.splitter(self.model)
-        ]
-        return [g for g in groups if g]
+        return split_params(self.model, self.splitter)
 
     def create_opt(self) -> None:
         groups = [
@@ -235,18 +148,13 @@ class Learner:
 
     def lrs_for(self, lr: LRLike | None) -> np.ndarray:
         """One learning rate per parameter group (see :func:`rung.param_groups.lrs_for`)."""
-        return lrs_for(self.lr if lr is None else lr, len(self.param_groups()))
+        lrs = lrs_for(self.lr if lr is None else lr, len(self.param_groups()))
+        setup.check_rate("lr", lr, lrs)
+        return lrs
 
     def set_hyper(self, name: str, values: Sequence[float] | np.ndarray) -> None:
         """Set ``lr`` or ``mom`` (Adam's beta1, SGD's momentum) per parameter group."""
-        for group, v in zip(self.opt.param_groups, values):
-            if name == "mom":
-                if "betas" in group:
-                    group["betas"] = (float(v), group["betas"][1])
-                elif "momentum" in group:
-                    group["momentum"] = float(v)
-            else:
-                group[name] = float(v)
+        set_hyper(self.opt.param_groups, name, values)
 
     def freeze_to(self, n: int) -> None:
         """Train only groups ``n`` onwards (norm layers stay trainable when ``train_bn``)."""
@@ -254,11 +162,6 @@ class Learner:
 
     def freeze(self) -> None:
         """Freeze all groups but the last (the head): fine-tuning's first phase."""
-        if len(self.param_groups()) < 2:
-            raise ValueError(
-                "freeze() needs at least 2 parameter groups (body and head); give the Learner a "
-                "splitter, or a model with a param_groups() method."
-            )
         self.freeze_to(-1)
 
     def unfreeze(self) -> None:
@@ -274,10 +177,47 @@ class Learner:
         """How far through this fit's training batches we are, from 0 to 1."""
         return self.train_iter / max(1, self.n_epoch * self.n_train_batches)
 
-    def _check_valid(self) -> None:
-        valid = getattr(self.dls, "valid", None)
-        if valid is None or (hasattr(valid, "__len__") and len(valid) == 0):
-            raise NoValidationError("the Learner's DataLoaders")
+    def fit(
+        self,
+        n_epoch: int,
+        lr: LRLike | None = None,
+        wd: float | None = None,
+        cbs: Sequence[Callback] = (),
+        reset_opt: bool = False,
+        resume: str | Path | None = None,
+    ) -> None:
+        """Train for ``n_epoch`` epochs at a constant ``lr`` (see :meth:`fit_one_cycle`).
+
+        ``resume`` names a checkpoint written by
+        :class:`~rung.callbacks.checkpoint.CheckpointEveryEpoch` (a bare file name is looked
+        for under ``learn.path``): training continues from the epoch after it, with the same
+        schedule, optimiser state, history and random states.
+        """
+        setup.check_valid(self.dls)
+        setup.check_epochs(n_epoch)
+        lrs = None if lr is None else self.lrs_for(lr)
+        wd = None if wd is None else setup.check_rate("wd", wd)
+        if self.seed is not None:  # before anything random: callbacks, loaders, dropout
+            setup.seed_fit(self.seed + self.recorder.n_fits, self.dls.train)
+        if reset_opt or self.opt is None:
+            self.create_opt()
+        if wd is not None:
+            self.wd = wd
+            for g in self.opt.param_groups:
+                g["weight_decay"] = wd
+        if lrs is not None:
+            self.set_hyper("lr", lrs)
+        self.n_epoch, self.start_epoch, self.train_iter = n_epoch, 0, 0
+        with self.added_cbs(cbs):
+            self._prepare()
+            if resume is not None:
+                from rung.callbacks.checkpoint import load_checkpoint
+
+                load_checkpoint(self, output_path(self.path, resume))
+            try:
+                self._stage("fit", self._do_epochs)
+            finally:
+                self("cleanup_fit")
 
     def _prepare(self) -> None:
         if self.opt is None:
@@ -308,42 +248,6 @@ class Learner:
         return self.accelerator.prepare_data_loader(
             dl.to_dataloader() if hasattr(dl, "to_dataloader") else dl
         )
-
-    def fit(
-        self,
-        n_epoch: int,
-        lr: LRLike | None = None,
-        wd: float | None = None,
-        cbs: Sequence[Callback] = (),
-        reset_opt: bool = False,
-        resume: str | Path | None = None,
-    ) -> None:
-        """Train for ``n_epoch`` epochs at a constant ``lr`` (see :meth:`fit_one_cycle`).
-
-        ``resume`` names a checkpoint written by
-        :class:`~rung.callbacks.checkpoint.CheckpointEveryEpoch`: training continues from the
-        epoch after it, with the same schedule, optimiser state and history.
-        """
-        self._check_valid()
-        if reset_opt or self.opt is None:
-            self.create_opt()
-        if wd is not None:
-            self.wd = wd
-            for g in self.opt.param_groups:
-                g["weight_decay"] = wd
-        if lr is not None:
-            self.set_hyper("lr", self.lrs_for(lr))
-        self.n_epoch, self.start_epoch, self.train_iter = n_epoch, 0, 0
-        with self.added_cbs(cbs):
-            self._prepare()
-            if resume is not None:
-                from rung.callbacks.checkpoint import load_checkpoint
-
-                load_checkpoint(self, resume)
-            try:
-                self._stage("fit", self._do_epochs)
-            finally:
-                self("cleanup_fit")
 
     def _stage(self, name: str, body: Callable[[], None]) -> None:
         before, after, cancelled, exc = _STAGE_EVENTS[name]
@@ -445,17 +349,10 @@ class Learner:
         cbs: Sequence[Callback] = (),
         resume: str | Path | None = None,
     ) -> None:
-        """Train with the one-cycle policy: LR warms up (cosine) from ``lr_max/div`` to
-        ``lr_max`` over ``pct_start`` of the steps, then anneals to ``lr_max/div_final``, while
-        momentum (Adam's beta1) moves the opposite way through ``moms``."""
-        if self.opt is None:
-            self.create_opt()
-        lr_max = self.lrs_for(lr_max)
-        scheds = {
-            "lr": combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final),
-            "mom": combined_cos(pct_start, *moms),
-        }
-        self.fit(n_epoch, wd=wd, cbs=[ParamScheduler(scheds), *cbs], resume=resume)
+        """Train with the one-cycle policy (see :func:`rung.callbacks.schedule.one_cycle`)."""
+        setup.check_epochs(n_epoch)
+        sched = one_cycle(self.lrs_for(lr_max), div, div_final, pct_start, moms)
+        self.fit(n_epoch, wd=wd, cbs=[sched, *cbs], resume=resume)
 
     def fine_tune(
         self,
@@ -467,104 +364,70 @@ class Learner:
         div: float = 5.0,
         cbs: Sequence[Callback] = (),
     ) -> None:
-        """Fine-tune a pretrained model: ``freeze_epochs`` on the head alone, then ``epochs``
-        on everything with discriminative LRs from ``base_lr/2/lr_mult`` (body) to
-        ``base_lr/2`` (head), as fastai does."""
-        self.freeze()
-        self.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, cbs=cbs)
-        base_lr /= 2
-        self.unfreeze()
-        self.fit_one_cycle(
-            epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start, div=div, cbs=cbs
-        )
+        """Fine-tune a pretrained model: the head alone, then everything with discriminative
+        LRs (see :func:`rung.callbacks.schedule.fine_tune`)."""
+        fine_tune(self, epochs, base_lr, freeze_epochs, lr_mult, pct_start, div, cbs)
 
     def lr_find(
-        self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, **kwargs: Any
-    ) -> Any:
-        """Sweep the LR exponentially, stop when the loss explodes, restore the weights and
-        return suggestions (valley, slide, minimum, steep); see :mod:`rung.callbacks.lr_finder`."""
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10,
+        num_it: int = 100,
+        stop_div: bool = True,
+        plot_path: str | Path | None = "lr_find.png",
+    ) -> LRFindResult:
+        """Sweep the LR, put everything back, return ``.valley``, ``.slide``, ``.minimum``,
+        ``.steep`` and ``.recommended`` (what the apps use): :mod:`rung.callbacks.lr_finder`."""
         from rung.callbacks.lr_finder import lr_find
 
-        return lr_find(self, start_lr=start_lr, end_lr=end_lr, num_it=num_it, **kwargs)
+        return lr_find(self, start_lr, end_lr, num_it, stop_div, plot_path)
 
     def fast_dev_run(self) -> dict[str, float]:
-        """One training batch and one validation batch through every callback, then the
-        weights are put back: a smoke test for your own data and model. Returns the losses."""
-        from rung.callbacks.training import FastDevRun
+        """One batch of each stage, then everything is put back: a smoke test that returns the
+        two losses (see :func:`rung.callbacks.training.fast_dev_run`)."""
+        from rung.callbacks.training import fast_dev_run
 
-        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        opt = self.opt
-        cb = FastDevRun()
-        try:
-            self.fit(1, cbs=[cb])
-        finally:
-            self.model.load_state_dict(state)
-            self.opt = opt
-        return cb.losses
+        return fast_dev_run(self)
 
-    # ---------------------------------------------------------------- predictions and export
-    @torch.no_grad()
+    # ---------------------------------------------------------------- outside training
+    def validate(self, dl: Iterable | None = None) -> dict[str, float]:
+        """The validation loss and metrics of the model as it is (no training), through the
+        same callbacks as a fit's validation: ``{"valid_loss": ..., <metric>: ...}``."""
+        if dl is None:
+            setup.check_valid(self.dls)
+        self._prepare()
+        if dl is not None:
+            self._loaders["valid"] = self._sharded(dl)
+        self.valid_results = {}
+        self._run_loader("valid")
+        return dict(self.valid_results)
+
     def get_preds(
         self,
         dl: Iterable | None = None,
         with_loss: bool = False,
         with_decoded: bool = False,
         act: Callable | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Predictions over a whole loader (the validation set by default), gathered across
-        processes. Returns ``{"preds", "targets"}`` plus ``"losses"`` (per item) and
-        ``"decoded"`` (class indices or values) when asked. ``preds`` have the loss's activation
-        applied (softmax for cross-entropy, sigmoid for BCE-with-logits) unless ``act`` is given.
-        """
-        dl = self._sharded(self.dls.valid if dl is None else dl)
-        model = self._prepared or self.model.to(self.device)
-        was_training = model.training
-        model.eval()
-        preds, targets = [], []
-        try:
-            for batch in dl:
-                batch = tuple(b.to(self.device) for b in batch)
-                with self._autocast():
-                    out = model(*batch[:-1])
-                out, y = self.accelerator.gather_for_metrics((out.float(), batch[-1]))
-                preds.append(out)
-                targets.append(y)
-        finally:
-            model.train(was_training)
-        raw, targ = torch.cat(preds), torch.cat(targets)
-        result = {"preds": (act or activation(self.loss_func))(raw), "targets": targ}
-        if with_loss:
-            result["losses"] = per_item_loss(self.loss_func, raw, targ)
-        if with_decoded:
-            result["decoded"] = (
-                raw.argmax(-1) if is_classification(self.loss_func) else result["preds"]
-            )
-        return result
+    ) -> Predictions:
+        """Predictions over ``dl`` (the validation set by default), gathered across processes:
+        ``preds, targets`` (then ``decoded`` and ``losses`` when asked for), also readable by
+        name, ``out["preds"]``; see :func:`rung.callbacks.predictions.get_preds`."""
+        return predictions.get_preds(self, dl, with_loss, with_decoded, act)
+
+    def predict(self, item: Any) -> ClassPrediction | float | torch.Tensor:
+        """One item through the model, decoded: a ``ClassPrediction`` (label, index, probs)
+        for a classifier, a value for regression; see :func:`rung.callbacks.predictions.predict`."""
+        return predictions.predict(self, item)
+
+    def show_results(self, n: int = 9, dl: Iterable | None = None) -> list[dict[str, Any]]:
+        """Print the first ``n`` validation items' target against prediction and return the
+        rows; see :func:`rung.callbacks.predictions.show_results`."""
+        return predictions.show_results(self, n, dl)
 
     def export(self, path: str | Path, **config: Any) -> Path:
-        """Write the model file (``*.rung``): weights + the config that rebuilds and uses it.
+        """Write the model file (``*.rung``) at ``path``; ``kind="tensor"`` and its task are
+        inferred for a model trained on one tensor of inputs, else export says to pass them;
+        see :func:`rung.callbacks.export.export`."""
+        from rung.callbacks.export import export
 
-        ``config`` carries what prediction needs (task, classes, preprocessing); the latest
-        validation metrics are added. Only the main process writes.
-        """
-        from rung.modelfile import save_model_file
-
-        self.accelerator.wait_for_everyone()
-        metrics = dict(self.recorder.final_metrics()) if self.recorder.values else {}
-        config = {"metrics": metrics, **config}
-        path = Path(path)
-        if self.accelerator.is_main_process:
-            save_model_file(path, self.accelerator.unwrap_model(self.model), config)
-        self.accelerator.wait_for_everyone()
-        return path
-
-    def _default_loss(self) -> Callable:
-        task = getattr(self.dls, "info", {}).get("task")
-        if task == "classification":
-            return nn.CrossEntropyLoss()
-        if task == "regression":
-            return nn.MSELoss()
-        raise ValueError(
-            "no loss_func given and the DataLoaders don't say their task; pass e.g. "
-            "loss_func=nn.CrossEntropyLoss() for classification or nn.MSELoss() for regression."
-        )
+        return export(self, path, **config)

@@ -15,12 +15,20 @@ learning rates for the earlier groups, which already know general features.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from torch import nn
 
-__all__ = ["NORM_TYPES", "LRLike", "default_splitter", "lrs_for", "freeze_to"]
+__all__ = [
+    "NORM_TYPES",
+    "LRLike",
+    "default_splitter",
+    "split_params",
+    "lrs_for",
+    "set_hyper",
+    "freeze_to",
+]
 
 LRLike = float | slice | Sequence[float] | np.ndarray
 
@@ -43,6 +51,22 @@ def default_splitter(model: nn.Module) -> list:
     if hasattr(model, "param_groups") and callable(model.param_groups):
         return model.param_groups()
     return [list(model.parameters())]
+
+
+def split_params(
+    model: nn.Module, splitter: Callable[[nn.Module], list]
+) -> list[list[nn.Parameter]]:
+    """The splitter's groups as parameter lists (a module stands for its parameters), empty
+    groups left out.
+
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    >>> [len(g) for g in split_params(model, lambda m: [m[0], m[1].parameters(), []])]
+    [2, 2]
+    """
+    groups = [
+        list(g.parameters()) if isinstance(g, nn.Module) else list(g) for g in splitter(model)
+    ]
+    return [g for g in groups if g]
 
 
 def lrs_for(lr: LRLike, n_groups: int) -> np.ndarray:
@@ -74,10 +98,37 @@ def lrs_for(lr: LRLike, n_groups: int) -> np.ndarray:
     return arr
 
 
+def set_hyper(param_groups: Sequence[dict], name: str, values: Sequence[float]) -> None:
+    """Set ``lr`` (or any optimiser hyper-parameter) or ``mom`` (Adam's beta1, SGD's momentum)
+    per optimiser parameter group.
+
+    >>> groups = [{"lr": 0.1, "betas": (0.9, 0.99)}, {"lr": 0.1, "momentum": 0.9}]
+    >>> set_hyper(groups, "mom", [0.8, 0.7]); groups
+    [{'lr': 0.1, 'betas': (0.8, 0.99)}, {'lr': 0.1, 'momentum': 0.7}]
+    """
+    for group, v in zip(param_groups, values):
+        if name == "mom":
+            if "betas" in group:
+                group["betas"] = (float(v), group["betas"][1])
+            elif "momentum" in group:
+                group["momentum"] = float(v)
+        else:
+            group[name] = float(v)
+
+
 def freeze_to(
     model: nn.Module, groups: Sequence[Sequence[nn.Parameter]], n: int, train_bn: bool = True
 ) -> None:
-    """Train only ``groups[n:]``; with ``train_bn`` the norm layers' parameters train too."""
+    """Train only ``groups[n:]``; with ``train_bn`` the norm layers' parameters train too.
+
+    A negative ``n`` counts from the head; freezing all but the head needs at least two groups.
+    """
+    if n < 0 and len(groups) + n < 1:
+        raise ValueError(
+            f"freezing all but the last {-n} group(s) needs at least {1 - n} parameter groups "
+            f"(body and head), got {len(groups)}: give the Learner a splitter, or a model with "
+            "a param_groups() method."
+        )
     norm_ids = {id(p) for m in model.modules() if isinstance(m, NORM_TYPES) for p in m.parameters()}
     frozen = groups[:n] if n >= 0 else groups[: len(groups) + n]
     frozen_ids = {id(p) for g in frozen for p in g}
