@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean browser
+.PHONY: demo test test-seeds lint bench venv clean browser
 
 venv: $(STAMP)
 
@@ -37,6 +37,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check rung tests benchmarks examples
 	$(BIN)/ruff format --check rung tests benchmarks examples
 	$(BIN)/python -m pytest -q --timeout 900 --durations 15 --doctest-modules rung tests
+
+# The suite under two more seeds (RUNG_TEST_SEED seeds every test's generators; `make test`
+# uses 0): a test that passes by luck fails here.
+test-seeds: $(STAMP) browser
+	RUNG_TEST_SEED=1 $(BIN)/python -m pytest -q --timeout 900 --doctest-modules rung tests
+	RUNG_TEST_SEED=2 $(BIN)/python -m pytest -q --timeout 900 --doctest-modules rung tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/learner_overhead.py

@@ -109,6 +109,8 @@ class ClassificationInterpretation:
 
         ``classes`` default to ``learn.dls.info["classes"]``; ``items`` to the loader's
         ``dataset.files`` (image paths), leaving out files the loader skipped as unreadable.
+        A binary classifier with one output (``BCEWithLogitsLoss``: its predictions are the
+        sigmoid, P(class 1)) becomes two columns, ``[1 - p, p]``.
         """
         dl = learn.dls.valid if dl is None else dl
         out = learn.get_preds(dl, with_loss=True, with_decoded=True)
@@ -116,7 +118,11 @@ class ClassificationInterpretation:
         classes = classes if classes is not None else info.get("classes")
         if items is None:
             items = _loader_items(dl, len(out["targets"]))
-        return cls(out["preds"], out["targets"], out["losses"], classes=classes, items=items)
+        probs = _numpy(out["preds"]).astype(np.float64)
+        if probs.ndim == 1 or probs.shape[1] == 1:  # one output: P(class 1)
+            p = probs.reshape(-1)
+            probs = np.stack([1 - p, p], axis=1)
+        return cls(probs, out["targets"], out["losses"], classes=classes, items=items)
 
     # ---------------------------------------------------------------- numbers
     @property

@@ -10,6 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RUNG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+# Every test starts from generators seeded by RUNG_TEST_SEED and its own id (tests/_seeding.py).
+pytest_plugins = ["_seeding"]
+
 # Tests share a 2-core machine: one thread per process keeps runs steady and comparable.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

@@ -146,3 +146,31 @@ def test_from_learner_uses_validation_predictions_and_losses():
     right = float((out["preds"].argmax(1) == out["targets"]).float().mean())
     assert interp.accuracy == pytest.approx(right) and right > 0.8
     assert interp.items is None  # tensors have no files to show
+
+
+def test_from_learner_reads_a_single_logit_as_the_second_class(titanic_tensors):
+    """A binary classifier with one output (BCEWithLogitsLoss) is interpreted as two classes:
+    its sigmoid is P(class 1), so the accuracy, the confusion matrix and the losses are those
+    of the model, not of a one-column 'always class 0'."""
+    from rung.data.core import DataLoaders, TensorLoader
+    from rung.learner import Learner
+
+    x_train, y_train, x_valid, y_valid = titanic_tensors
+    as_target = lambda y: y.float().unsqueeze(1)  # noqa: E731  (BCE wants float (N, 1) targets)
+    dls = DataLoaders(
+        TensorLoader(x_train, as_target(y_train), batch_size=64, shuffle=True),
+        TensorLoader(x_valid, as_target(y_valid), batch_size=64),
+    )
+    torch.manual_seed(0)
+    learn = Learner(torch.nn.Linear(6, 1), dls, torch.nn.BCEWithLogitsLoss(), progress=False)
+    learn.fit_one_cycle(4, 0.1)
+    interp = ClassificationInterpretation.from_learner(learn, classes=["died", "survived"])
+    with torch.no_grad():
+        p = torch.sigmoid(learn.model(x_valid)).squeeze(1).double()
+    right = float(((p > 0.5).long() == y_valid).double().mean())
+    assert interp.probs.shape == (178, 2)
+    np.testing.assert_allclose(interp.probs[:, 1], p.numpy(), atol=1e-6)
+    assert interp.accuracy == pytest.approx(right) and right > 0.7
+    assert interp.confusion_matrix()[:, 1].sum() > 0  # it does predict survivors
+    bce = -(y_valid * p.log() + (1 - y_valid) * (1 - p).log())
+    np.testing.assert_allclose(interp.losses, bce.numpy(), atol=1e-5)
