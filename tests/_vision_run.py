@@ -1,4 +1,5 @@
-"""One cats_dogs fine-tuning run, shared by the vision and clean tests: trained once per session.
+"""What the vision tests share: one cats_dogs fine-tuning run (trained once per session), and
+hostile image files.
 
 The recipe fits CI (2 CPU cores): the offline EfficientNet-Lite0 weights, 160 px centre crops
 (the weights' own way), batch 32, one frozen epoch then one unfrozen at lr 1e-2. Measured with
@@ -28,3 +29,19 @@ def trained_run(cats_dogs_dir: Path, out: Path) -> tuple[Any, float]:
         )
         _CACHE["run"] = (result, time.perf_counter() - started)
     return _CACHE["run"]
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares width x height but holds no pixels: what a decompression bomb's
+    header says (a real one is this header plus ~1 MB of zeros that inflate to gigabytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    idat = zlib.compress(b"\x00" * 64)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat))
+    return path

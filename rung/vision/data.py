@@ -29,24 +29,26 @@ import torch
 
 from rung.data.core import DataLoaders
 from rung.data.splitters import random_split, split_by_column
-from rung.vision.augment import Augment
-from rung.vision.io import IMAGENET_MEAN, IMAGENET_STD, RESIZE_METHODS, denormalize
+from rung.vision.io import denormalize
 from rung.vision.items import (
     LabelSpec,
+    check_class_folders,
     class_vocab,
     closest_column,
     find_images,
     folder_split,
     label_images,
+    other_files,
     truthy,
     verify_images,
 )
-from rung.vision.loader import ImageDataset, ImageLoader, SkippedFile, image_files_loader
+from rung.vision.loader import ImageLoader, SkippedFile, image_files_loader
+from rung.vision.options import ImageDataOptions
 
-__all__ = ["ImageDataLoaders", "DEFAULT_AUGMENT"]
+__all__ = ["ImageDataLoaders"]
 
-DEFAULT_AUGMENT = Augment()
 SPLITS = ("auto", "folder", "random")
+MAX_CSV_BYTES = 256 * 2**20  # a labels file: a line per image
 
 
 class ImageDataLoaders(DataLoaders):
@@ -101,12 +103,16 @@ class ImageDataLoaders(DataLoaders):
 
     @property
     def preprocessing(self) -> dict[str, Any]:
-        """What prediction needs to treat an image as validation does (for the model file)."""
+        """What prediction needs to treat an image as validation does (for the model file), and
+        the flips training used (test-time augmentation may use those, and only those)."""
+        augment = self.info["augment"]
         return {
             "size": self.size,
             "resize": self.info["resize"],
             "mean": list(self.mean),
             "std": list(self.std),
+            "flip": augment is not None and augment.flip,
+            "flip_vert": augment is not None and augment.flip_vert,
         }
 
     @property
@@ -128,30 +134,21 @@ class ImageDataLoaders(DataLoaders):
     def from_folder(
         cls,
         path: str | Path,
-        valid_pct: float = 0.2,
-        seed: int | None = 42,
-        size: int = 224,
-        resize: str = "squish",
-        augment: Augment | None = DEFAULT_AUGMENT,
-        batch_size: int = 64,
         label: LabelSpec = "folder",
         split: str = "auto",
-        item_size: int | None = None,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        num_workers: int | None = None,
-        device: str | torch.device | None = None,
-        decode_on_device: bool | None = None,
-        verify: bool = True,
+        options: ImageDataOptions | None = None,
+        **settings: Any,
     ) -> ImageDataLoaders:
         """Images under ``path``, labelled by folder (or ``label`` regex / function).
 
         ``split='auto'``: ``train/`` + ``valid/`` (or ``val/``) folders when ``path`` has them
         (anything else, like ``test/``, is left out); else a seeded random ``valid_pct`` (of
-        ``train/`` alone if there is one). ``'folder'`` or ``'random'`` force one. ``resize``:
-        'squish' | 'crop' | 'pad' to ``size`` (training items at ``item_size`` when larger,
-        for the augmentation to crop from). ``augment=None`` turns augmentation off.
+        ``train/`` alone if there is one). ``'folder'`` or ``'random'`` force one. Labelled
+        by folder, every image must sit in its class folder at the same depth (see
+        :func:`~rung.vision.items.check_class_folders`). ``options`` / ``settings``: size,
+        batch size and the rest, see :class:`ImageDataOptions`.
         """
+        opts = ImageDataOptions.merge(options, settings)
         if split not in SPLITS:
             raise ValueError(f"split {split!r} is not one of {list(SPLITS)}.")
         root = Path(path)
@@ -170,14 +167,13 @@ class ImageDataLoaders(DataLoaders):
         else:
             if split == "auto" and (root / "train").is_dir():
                 files = [f for f in files if f.relative_to(root).parts[0] == "train"]
-            how = f"random {valid_pct:.0%} (seed {seed})"
+            how = f"random {opts.valid_pct:.0%} (seed {opts.seed})"
+        if label == "folder":
+            check_class_folders(root, files)
         labels, labelled_by = label_images(files, label)
         return cls.from_lists(
-            files, labels, is_valid=is_valid, valid_pct=valid_pct, seed=seed, size=size,
-            resize=resize, augment=augment, batch_size=batch_size, item_size=item_size,
-            mean=mean, std=std, num_workers=num_workers, device=device,
-            decode_on_device=decode_on_device, verify=verify,
-            where=str(root), split_how=how, label_how=labelled_by,
+            files, labels, is_valid=is_valid, options=opts, where=str(root), split_how=how,
+            label_how=labelled_by, skipped=other_files(root) if opts.verify else (),
         )  # fmt: skip
 
     @classmethod
@@ -189,24 +185,13 @@ class ImageDataLoaders(DataLoaders):
         fn_col: str | int = 0,
         label_col: str | int = 1,
         valid_col: str | None = "is_valid",
-        valid_pct: float = 0.2,
-        seed: int | None = 42,
-        size: int = 224,
-        resize: str = "squish",
-        augment: Augment | None = DEFAULT_AUGMENT,
-        batch_size: int = 64,
-        item_size: int | None = None,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        num_workers: int | None = None,
-        device: str | torch.device | None = None,
-        decode_on_device: bool | None = None,
-        verify: bool = True,
+        options: ImageDataOptions | None = None,
+        **settings: Any,
     ) -> ImageDataLoaders:
         """Images named in ``path/csv_file`` (relative to ``path/folder``), labels from a column.
 
         The split comes from ``valid_col`` (true/1 = validation) when the CSV has that column,
-        else a seeded random ``valid_pct``. Other arguments as :meth:`from_folder`.
+        else a seeded random ``valid_pct``. ``options`` / ``settings`` as :meth:`from_folder`.
 
         >>> import tempfile
         >>> from PIL import Image
@@ -225,12 +210,15 @@ class ImageDataLoaders(DataLoaders):
         csv_path = Path(path) / csv_file
         if not csv_path.is_file():
             raise FileNotFoundError(f"CSV file {str(csv_path)!r} does not exist.")
+        if csv_path.stat().st_size > MAX_CSV_BYTES:
+            raise ValueError(
+                f"{csv_path} is {csv_path.stat().st_size:,} bytes, over the {MAX_CSV_BYTES:,} "
+                "a list of image files needs; check that it is the labels file."
+            )
         return cls.from_df(
             pd.read_csv(csv_path), path=Path(path), folder=folder, fn_col=fn_col,
-            label_col=label_col, valid_col=valid_col, valid_pct=valid_pct, seed=seed, size=size,
-            resize=resize, augment=augment, batch_size=batch_size, item_size=item_size,
-            mean=mean, std=std, num_workers=num_workers, device=device,
-            decode_on_device=decode_on_device, verify=verify, source=csv_path.name,
+            label_col=label_col, valid_col=valid_col, source=csv_path.name,
+            options=ImageDataOptions.merge(options, settings),
         )  # fmt: skip
 
     @classmethod
@@ -242,22 +230,12 @@ class ImageDataLoaders(DataLoaders):
         fn_col: str | int = 0,
         label_col: str | int = 1,
         valid_col: str | None = "is_valid",
-        valid_pct: float = 0.2,
-        seed: int | None = 42,
-        size: int = 224,
-        resize: str = "squish",
-        augment: Augment | None = DEFAULT_AUGMENT,
-        batch_size: int = 64,
-        item_size: int | None = None,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        num_workers: int | None = None,
-        device: str | torch.device | None = None,
-        decode_on_device: bool | None = None,
-        verify: bool = True,
         source: str = "the DataFrame",
+        options: ImageDataOptions | None = None,
+        **settings: Any,
     ) -> ImageDataLoaders:
         """Like :meth:`from_csv`, from a pandas DataFrame already in memory."""
+        opts = ImageDataOptions.merge(options, settings)
         columns = list(df.columns)
         fn = closest_column(fn_col, columns, "file name", source)
         lab = closest_column(label_col, columns, "label", source)
@@ -273,17 +251,14 @@ class ImageDataLoaders(DataLoaders):
         empty = df.index[df[lab].isna()].tolist()
         if empty:
             raise ValueError(f"label column {lab!r} of {source} is empty in rows {empty[:10]}.")
-        is_valid, how = None, f"random {valid_pct:.0%} (seed {seed})"
+        is_valid, how = None, f"random {opts.valid_pct:.0%} (seed {opts.seed})"
         if valid_col is not None and (valid_col in columns or valid_col != "is_valid"):
             col = closest_column(valid_col, columns, "validation", source)
             is_valid = [truthy(v) for v in df[col]]
             how = f"column {col!r}"
         return cls.from_lists(
-            files, [str(v) for v in df[lab]], is_valid=is_valid, valid_pct=valid_pct, seed=seed,
-            size=size, resize=resize, augment=augment, batch_size=batch_size,
-            item_size=item_size, mean=mean, std=std, num_workers=num_workers, device=device,
-            decode_on_device=decode_on_device, verify=verify,
-            where=source, split_how=how, label_how=f"column {lab!r} of {source}",
+            files, [str(v) for v in df[lab]], is_valid=is_valid, options=opts, where=source,
+            split_how=how, label_how=f"column {lab!r} of {source}",
         )  # fmt: skip
 
     @classmethod
@@ -292,42 +267,31 @@ class ImageDataLoaders(DataLoaders):
         files: Sequence[str | Path],
         labels: Sequence[str],
         is_valid: Sequence[bool] | None = None,
-        valid_pct: float = 0.2,
-        seed: int | None = 42,
-        size: int = 224,
-        resize: str = "squish",
-        augment: Augment | None = DEFAULT_AUGMENT,
-        batch_size: int = 64,
-        item_size: int | None = None,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        num_workers: int | None = None,
-        device: str | torch.device | None = None,
-        decode_on_device: bool | None = None,
-        verify: bool = True,
+        options: ImageDataOptions | None = None,
         where: str = "the image list",
         split_how: str | None = None,
         label_how: str = "given labels",
+        skipped: Sequence[SkippedFile] = (),
+        **settings: Any,
     ) -> ImageDataLoaders:
         """The layer the other builders end in: files, a label each, and optionally a valid flag
-        each (else a seeded random ``valid_pct``)."""
-        if resize not in RESIZE_METHODS:
-            raise ValueError(f"resize {resize!r} is not one of {list(RESIZE_METHODS)}.")
-        if item_size is not None and item_size < size:
-            raise ValueError(f"item_size ({item_size}) can't be smaller than size ({size}).")
+        each (else a seeded random ``valid_pct``). ``skipped``: files already left out, listed
+        in ``dls.skipped`` with the ones found unreadable here."""
+        opts = ImageDataOptions.merge(options, settings)
         files, labels = [Path(f) for f in files], list(labels)
         if len(files) != len(labels) or (is_valid is not None and len(is_valid) != len(files)):
             raise ValueError("files, labels (and is_valid) need one entry per image.")
-        skipped: list[SkippedFile] = []
-        if verify:
-            keep, skipped = verify_images(files)
+        skipped = list(skipped)
+        if opts.verify:
+            keep, unreadable = verify_images(files, opts.max_pixels)
+            skipped += unreadable
             files, labels = [files[i] for i in keep], [labels[i] for i in keep]
             is_valid = None if is_valid is None else [is_valid[i] for i in keep]
             if not files:
                 raise ValueError(f"none of the images in {where} can be read, e.g. {skipped[:3]}.")
         if is_valid is None:
-            split = random_split(len(files), valid_pct=valid_pct, seed=seed)
-            split_how = split_how or f"random {valid_pct:.0%} (seed {seed})"
+            split = random_split(len(files), valid_pct=opts.valid_pct, seed=opts.seed)
+            split_how = split_how or f"random {opts.valid_pct:.0%} (seed {opts.seed})"
         else:
             split = split_by_column(list(is_valid), True)
             split_how = split_how or "given flags"
@@ -338,22 +302,14 @@ class ImageDataLoaders(DataLoaders):
         classes = class_vocab(labels, [i not in in_valid for i in range(len(files))], where, hint)
         ids = {c: i for i, c in enumerate(classes)}
         y = [ids[lab] for lab in labels]
-
-        def loader(idx: Sequence[int], train: bool) -> ImageLoader:
-            item = (item_size or size) if train else size  # valid items = exactly predict's
-            ds = ImageDataset([files[i] for i in idx], [y[i] for i in idx], item, resize)
-            return ImageLoader(
-                ds, batch_size=batch_size if train else batch_size * 2, shuffle=train,
-                drop_last=train and len(idx) > batch_size, size=size,
-                augment=augment if train else None, mean=mean, std=std, device=device,
-                num_workers=num_workers, seed=seed, decode_on_device=decode_on_device,
-                skipped=skipped,
-            )  # fmt: skip
-
+        train, valid = (
+            opts.loader([files[i] for i in idx], [y[i] for i in idx], train, skipped)
+            for idx, train in ((split.train, True), (split.valid, False))
+        )
         return cls(
-            loader(split.train, True), loader(split.valid, False), classes=classes, size=size,
-            item_size=item_size or size, resize=resize, mean=tuple(mean), std=tuple(std),
-            augment=augment, skipped=skipped, split=split_how, label=label_how, source=where,
+            train, valid, classes=classes, size=opts.size, item_size=opts.item_size or opts.size,
+            resize=opts.resize, mean=tuple(opts.mean), std=tuple(opts.std), augment=opts.augment,
+            skipped=skipped, split=split_how, label=label_how, source=where,
             task="classification",
         )  # fmt: skip
 

@@ -3,8 +3,12 @@
 This is the deterministic half of the image pipeline, shared by training (in DataLoader
 workers), validation and prediction, so the three can't drift apart:
 
-    file -> bytes -> decode (torchvision.io, PIL for what it can't read) -> (3, H, W) uint8
+    file -> bytes (at most MAX_FILE_BYTES) -> header (at most MAX_PIXELS) -> decode
+         (torchvision.io for JPEG and WEBP, PIL for the rest) -> (3, H, W) uint8
          -> resize to (3, S, S) with 'squish' | 'crop' | 'pad' -> float in [0, 1] -> normalise
+
+Files come from outside, so both caps apply before anything is allocated for the pixels: a
+1.2 MB PNG can declare 20000x20000 pixels and inflate to 1.2 GB.
 
 :func:`preprocess_image` runs all of it for one image from a plain settings dict, the form a
 model file's ``config.json`` stores.
@@ -13,22 +17,33 @@ model file's ``config.json`` stores.
 from __future__ import annotations
 
 import io
+import math
+import re
+import struct
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "RESIZE_METHODS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "MAX_PIXELS",
+    "MAX_FILE_BYTES",
     "UnreadableImageError",
+    "ImageTooLargeError",
+    "ImageHeader",
     "get_image_files",
+    "unsupported_file",
     "check_image_header",
+    "read_header",
     "read_bytes",
     "decode_bytes",
     "nvjpeg_can_decode",
@@ -37,6 +52,8 @@ __all__ = [
     "load_image",
     "normalize",
     "denormalize",
+    "check_size",
+    "check_preprocessing",
     "preprocess_image",
 ]
 
@@ -45,10 +62,22 @@ RESIZE_METHODS = ("squish", "crop", "pad")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PREPROCESSING_KEYS = ("size", "resize", "mean", "std")
+MAX_PIXELS = 89_478_485  # PIL's own warning limit (Image.MAX_IMAGE_PIXELS): ~9459 x 9459
+MAX_FILE_BYTES = 128 * 2**20  # far above any photo worth training on
+SIZE_RANGE = (8, 4096)  # pixels a side a model sees: (B, 3, 4096, 4096) float is 200 MB an image
+# Decoded by torchvision (fast, batched on a GPU). PNG and GIF go to PIL: torchvision 0.29's
+# PNG decoder crashes the process (SIGSEGV) on a PNG whose pixel data ends early, and it
+# decodes every frame of an animated GIF.
+TORCHVISION_FORMATS = ("JPEG", "WEBP")
 
 
 class UnreadableImageError(ValueError):
     """An image file that neither torchvision nor PIL can decode (corrupt, truncated, not an image)."""
+
+
+class ImageTooLargeError(UnreadableImageError):
+    """An image over the pixel cap (``max_pixels``) or a file over the byte cap (``max_bytes``),
+    refused before it is decoded."""
 
 
 def get_image_files(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
@@ -75,8 +104,98 @@ def get_image_files(path: str | Path, extensions: Sequence[str] = IMAGE_EXTENSIO
     return sorted(files)
 
 
-def check_image_header(path: str | Path) -> str | None:
-    """``None`` when the file starts like an image PIL knows, else the reason it doesn't.
+def unsupported_file(path: str | Path) -> str | None:
+    """``None`` for a file name rung reads as an image, else why not: the one rule (and message)
+    for training folders, predicted folders and single files.
+
+    >>> unsupported_file("cat.JPG") is None
+    True
+    >>> unsupported_file("anim.gif")
+    "anim.gif: rung reads .jpg, .jpeg, .png, .webp, .bmp files, not '.gif' ones; convert it, e.g. PIL.Image.open(path).convert('RGB').save('anim.png')."
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return None
+    what = f"{suffix!r} ones" if suffix else "files with no extension"
+    return (
+        f"{path.name}: rung reads {', '.join(IMAGE_EXTENSIONS)} files, not {what}; convert it, "
+        f"e.g. PIL.Image.open(path).convert('RGB').save('{path.stem}.png')."
+    )
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding the pixels."""
+
+    format: str  # PIL's name: 'JPEG', 'PNG', 'WEBP', 'GIF', 'BMP', ...
+    width: int
+    height: int
+    mode: str  # 'RGB', 'L', 'CMYK', ...
+    progressive: bool
+    rotated: bool  # an EXIF orientation other than "as stored"
+
+
+def _too_many_pixels(name: str, width: int, height: int, cap: int) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        f"{name}: {width}x{height} pixels ({width * height:,}) is over the cap of {cap:,} "
+        "pixels, so it is not decoded (a small file can inflate to gigabytes); shrink the "
+        "image, or raise the cap with max_pixels=... (rung.vision.io.MAX_PIXELS)."
+    )
+
+
+def read_header(
+    source: bytes | str | Path, name: str = "image", max_pixels: int | None = None
+) -> ImageHeader:
+    """Read an image's header (bytes or a file; about 0.04 ms) and check its size.
+
+    Raises :class:`ImageTooLargeError` when width x height is over ``max_pixels`` (default
+    :data:`MAX_PIXELS`) and :class:`UnreadableImageError` when it isn't an image PIL knows;
+    both messages start with ``name``.
+
+    >>> buf = io.BytesIO(); Image.new("RGB", (60, 40)).save(buf, "PNG")
+    >>> read_header(buf.getvalue()).format, read_header(buf.getvalue()).width
+    ('PNG', 60)
+    >>> read_header(buf.getvalue(), "a.png", max_pixels=100)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rung.vision.io.ImageTooLargeError: a.png: 60x40 pixels (2,400) is over the cap of 100 pixels, ...
+    """
+    cap = MAX_PIXELS if max_pixels is None else max_pixels
+    opened = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    try:
+        with warnings.catch_warnings():  # PIL warns over its own limit; ours is checked below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(opened) as im:
+                width, height = im.size
+                rotated = im.format == "JPEG" and im.getexif().get(0x0112, 1) not in (1, None)
+                header = ImageHeader(
+                    str(im.format), width, height, im.mode, bool(im.info.get("progressive")),
+                    rotated,
+                )  # fmt: skip
+    except Image.DecompressionBombError as e:  # PIL refuses over 2x its limit, size in the text
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise ImageTooLargeError(
+            f"{name}: {int(pixels.group(1)) if pixels else 'too many':,} pixels is over the cap "
+            f"of {min(cap, 2 * Image.MAX_IMAGE_PIXELS):,} pixels, so it is not decoded; shrink "
+            "the image."
+        ) from None
+    except UnidentifiedImageError:
+        raise UnreadableImageError(f"{name}: not an image file PIL can identify") from None
+    except (OSError, ValueError, SyntaxError, struct.error) as e:  # a damaged header
+        raise UnreadableImageError(f"{name}: can't read its header ({e})") from None
+    if width < 1 or height < 1:
+        raise UnreadableImageError(f"{name}: empty image ({width}x{height})")
+    if width * height > cap:
+        raise _too_many_pixels(name, width, height, cap)
+    return header
+
+
+def check_image_header(
+    path: str | Path, max_pixels: int | None = None, max_bytes: int | None = None
+) -> str | None:
+    """``None`` when the file starts like an image PIL knows, within the pixel and byte caps
+    (:data:`MAX_PIXELS`, :data:`MAX_FILE_BYTES`), else the reason it doesn't.
 
     Only the header is read (about 0.04 ms a file), so this is cheap enough to run on a whole
     dataset; a file truncated later on is caught when it is decoded.
@@ -87,22 +206,37 @@ def check_image_header(path: str | Path) -> str | None:
     >>> check_image_header(bad)
     'not an image file PIL can identify'
     """
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except UnidentifiedImageError:
-        return "not an image file PIL can identify"
+        _check_file_size(Path(path), max_bytes)
+        read_header(path, str(path), max_pixels)
+    except UnreadableImageError as e:
+        return str(e).removeprefix(f"{path}: ")
     except OSError as e:
         return f"unreadable: {e}"
-    if width < 1 or height < 1:
-        return f"empty image ({width}x{height})"
     return None
 
 
-def read_bytes(path: str | Path) -> torch.Tensor:
+def _check_file_size(path: Path, max_bytes: int | None) -> int:
+    cap = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    size = path.stat().st_size
+    if size > cap:
+        raise _too_many_bytes(path, size, cap)
+    return cap
+
+
+def _too_many_bytes(path: Path, size: int | str, cap: int) -> ImageTooLargeError:
+    size = f"{size:,}" if isinstance(size, int) else size
+    return ImageTooLargeError(
+        f"{path}: the file is {size} bytes, over the cap of {cap:,} bytes, so it is not read; "
+        "shrink the image, or raise the cap with max_bytes=... (rung.vision.io.MAX_FILE_BYTES)."
+    )
+
+
+def read_bytes(path: str | Path, max_bytes: int | None = None) -> torch.Tensor:
     """The file's bytes as a 1-D uint8 tensor (what torchvision's decoders take).
+
+    A file over ``max_bytes`` (default :data:`MAX_FILE_BYTES`) raises
+    :class:`ImageTooLargeError` before it is read.
 
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "b.bin"
@@ -110,7 +244,12 @@ def read_bytes(path: str | Path) -> torch.Tensor:
     >>> read_bytes(p).tolist()
     [255, 216, 255]
     """
-    data = Path(path).read_bytes()
+    path = Path(path)
+    cap = _check_file_size(path, max_bytes)
+    with open(path, "rb") as f:
+        data = f.read(cap + 1)  # the file may have grown since stat()
+    if len(data) > cap:
+        raise _too_many_bytes(path, f"more than {cap:,}", cap)
     if not data:
         return torch.empty(0, dtype=torch.uint8)
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
@@ -119,7 +258,6 @@ def read_bytes(path: str | Path) -> torch.Tensor:
 def pil_to_tensor(image: Any) -> torch.Tensor:
     """A PIL image as an RGB (3, H, W) uint8 tensor, EXIF orientation applied.
 
-    >>> from PIL import Image
     >>> pil_to_tensor(Image.new("L", (5, 4), 7)).shape
     torch.Size([3, 4, 5])
     """
@@ -130,14 +268,16 @@ def pil_to_tensor(image: Any) -> torch.Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()  # (3, H, W)
 
 
-def decode_bytes(data: torch.Tensor, name: str = "image") -> torch.Tensor:
+def decode_bytes(
+    data: torch.Tensor, name: str = "image", max_pixels: int | None = None
+) -> torch.Tensor:
     """Decode encoded bytes (1-D uint8) to an RGB (3, H, W) uint8 tensor.
 
-    torchvision.io decodes JPEG, PNG, WEBP and GIF (fast, EXIF orientation applied); PIL reads
-    the rest (BMP, CMYK oddities). Raises :class:`UnreadableImageError` naming ``name`` when
-    neither can.
+    The header is read first: over ``max_pixels`` (default :data:`MAX_PIXELS`) raises
+    :class:`ImageTooLargeError` with nothing decoded. torchvision.io decodes JPEG and WEBP
+    (fast, EXIF orientation applied); PIL the rest (PNG, BMP, the first frame of a GIF, CMYK
+    oddities). Raises :class:`UnreadableImageError` naming ``name`` when neither can.
 
-    >>> from PIL import Image
     >>> buf = io.BytesIO(); Image.new("RGB", (6, 4), "red").save(buf, "BMP")
     >>> decode_bytes(torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8)).shape
     torch.Size([3, 4, 6])
@@ -146,42 +286,50 @@ def decode_bytes(data: torch.Tensor, name: str = "image") -> torch.Tensor:
 
     if data.numel() == 0:
         raise UnreadableImageError(f"{name}: the file is empty")
+    encoded = data.numpy().tobytes()
+    header = read_header(encoded, name, max_pixels)
+    if header.format in TORCHVISION_FORMATS:
+        try:
+            with warnings.catch_warnings():  # torchvision 0.29 marks its decoders deprecated
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return decode_image(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
+        except RuntimeError:
+            pass  # a broken file, or a variant torchvision doesn't read: PIL decides which
     try:
-        with warnings.catch_warnings():  # torchvision 0.29 marks its decoders deprecated
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return decode_image(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
-    except RuntimeError:
-        pass  # a format torchvision doesn't read (BMP), or a broken file: PIL decides which
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data.numpy().tobytes())) as im:
-            return pil_to_tensor(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked above
+            with Image.open(io.BytesIO(encoded)) as im:
+                return pil_to_tensor(im)
     except (OSError, ValueError, SyntaxError) as e:  # PIL raises all three on bad files
         raise UnreadableImageError(f"{name}: can't decode it as an image ({e})") from None
 
 
-def nvjpeg_can_decode(data: bytes) -> bool:
+def nvjpeg_can_decode(data: bytes | ImageHeader) -> bool:
     """Whether GPU decoding (nvjpeg, batched) can take these bytes as they are.
 
     Baseline RGB or grey JPEGs with no EXIF rotation: nvjpeg can't apply the rotation, and
-    progressive or CMYK files go to the CPU decoder. Reads the header only (about 0.04 ms).
+    progressive or CMYK files go to the CPU decoder. Reads the header only (about 0.04 ms), or
+    takes one already read (:func:`read_header`).
 
-    >>> from PIL import Image
     >>> buf = io.BytesIO(); Image.new("RGB", (8, 8)).save(buf, "JPEG")
     >>> nvjpeg_can_decode(buf.getvalue()), nvjpeg_can_decode(b"\\x89PNG")
     (True, False)
     """
-    from PIL import Image
-
-    if data[:3] != b"\xff\xd8\xff":  # not a JPEG (or empty)
+    if isinstance(data, ImageHeader):
+        header = data
+    elif data[:3] != b"\xff\xd8\xff":  # not a JPEG (or empty)
         return False
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            rotated = im.getexif().get(0x0112, 1) != 1  # EXIF orientation tag
-            return im.mode in ("RGB", "L") and not im.info.get("progressive") and not rotated
-    except Exception:  # any trouble with the header: let the CPU decoder judge the file
-        return False
+    else:
+        try:
+            header = read_header(data)
+        except UnreadableImageError:  # any trouble with the header: the CPU decoder judges
+            return False
+    return (
+        header.format == "JPEG"
+        and header.mode in ("RGB", "L")
+        and not header.progressive
+        and not header.rotated
+    )
 
 
 def resize_image(image: torch.Tensor, size: int, method: str = "squish") -> torch.Tensor:
@@ -225,8 +373,13 @@ def resize_image(image: torch.Tensor, size: int, method: str = "squish") -> torc
     return F.pad(image, (left, size - nw - left, top, size - nh - top))  # zeros: black bars
 
 
-def load_image(path: str | Path, size: int, method: str = "squish") -> torch.Tensor:
+def load_image(
+    path: str | Path, size: int, method: str = "squish", max_pixels: int | None = None
+) -> torch.Tensor:
     """Read, decode and resize one image file: a (3, size, size) uint8 tensor.
+
+    Files over :data:`MAX_FILE_BYTES` and images over ``max_pixels`` (:data:`MAX_PIXELS`) raise
+    :class:`ImageTooLargeError` before they are decoded.
 
     >>> import tempfile
     >>> from PIL import Image
@@ -235,7 +388,8 @@ def load_image(path: str | Path, size: int, method: str = "squish") -> torch.Ten
     >>> load_image(p, 16, "crop").shape
     torch.Size([3, 16, 16])
     """
-    return resize_image(decode_bytes(read_bytes(path), name=str(path)), size, method)
+    image = decode_bytes(read_bytes(path), name=str(path), max_pixels=max_pixels)
+    return resize_image(image, size, method)
 
 
 def _channel_stats(values: Sequence[float] | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -264,7 +418,36 @@ def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     return (x * _channel_stats(std, x) + _channel_stats(mean, x)).clamp(0, 1)
 
 
-def _checked_settings(preprocessing: Mapping[str, Any]) -> tuple[int, str, tuple, tuple]:
+def check_size(size: Any, name: str = "size") -> int:
+    """``size`` as an int, or an error naming the allowed range (:data:`SIZE_RANGE`).
+
+    >>> check_size(224)
+    224
+    >>> check_size(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be a whole number of pixels from 8 to 4096, got 0; e.g. size=224.
+    """
+    low, high = SIZE_RANGE
+    if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
+        raise ValueError(
+            f"{name} must be a whole number of pixels from {low} to {high}, got {size!r}; "
+            f"e.g. {name}=224."
+        )
+    return size
+
+
+def check_preprocessing(preprocessing: Mapping[str, Any]) -> tuple[int, str, tuple, tuple]:
+    """``(size, resize, mean, std)`` from a settings dict (a model file's, so from outside),
+    each checked before anything is allocated for it.
+
+    >>> check_preprocessing({"size": 64, "resize": "pad", "mean": [0.5] * 3, "std": [0.5] * 3})
+    (64, 'pad', (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    >>> check_preprocessing({"size": 64, "resize": "pad", "mean": [0.5] * 3, "std": [0, 1, 1]})
+    Traceback (most recent call last):
+    ...
+    ValueError: preprocessing std must be 3 positive numbers (R, G, B), got (0, 1, 1).
+    """
     missing = [k for k in PREPROCESSING_KEYS if k not in preprocessing]
     if missing:
         raise KeyError(
@@ -272,36 +455,48 @@ def _checked_settings(preprocessing: Mapping[str, Any]) -> tuple[int, str, tuple
             "{'size': 224, 'resize': 'squish', 'mean': [0.485, 0.456, 0.406], "
             "'std': [0.229, 0.224, 0.225]} (a model file's config.json stores them)."
         )
-    size, method = int(preprocessing["size"]), str(preprocessing["resize"])
+    size = check_size(preprocessing["size"], "preprocessing size")
+    method = preprocessing["resize"]
+    if method not in RESIZE_METHODS:
+        raise ValueError(
+            f"preprocessing resize must be one of {list(RESIZE_METHODS)}, got {method!r}."
+        )
     mean, std = tuple(preprocessing["mean"]), tuple(preprocessing["std"])
-    if len(mean) != 3 or len(std) != 3:
-        raise ValueError(f"mean and std need 3 values (R, G, B), got mean={mean}, std={std}.")
-    return size, method, mean, std
+    for name, values, positive in (("mean", mean, False), ("std", std, True)):
+        numbers = all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+        if len(values) != 3 or not numbers or (positive and min(values) <= 0):
+            kind = "positive numbers" if positive else "numbers"
+            raise ValueError(f"preprocessing {name} must be 3 {kind} (R, G, B), got {values}.")
+    return size, str(method), mean, std
 
 
 def preprocess_image(
-    source: str | Path | bytes | Any, preprocessing: Mapping[str, Any]
+    source: str | Path | bytes | Any,
+    preprocessing: Mapping[str, Any],
+    max_pixels: int | None = None,
 ) -> torch.Tensor:
     """One image -> a normalised (1, 3, S, S) float tensor, exactly as validation batches are made.
 
     ``source`` is a file path, the file's bytes, or a PIL image. ``preprocessing`` is a plain
     dict with ``size``, ``resize`` ('squish' | 'crop' | 'pad'), ``mean`` and ``std``. No
-    augmentation.
+    augmentation. Files and bytes are checked against the caps before decoding (see
+    :func:`load_image`).
 
     >>> from PIL import Image
     >>> settings = {"size": 32, "resize": "pad", "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
     >>> preprocess_image(Image.new("RGB", (50, 20), "white"), settings).shape
     torch.Size([1, 3, 32, 32])
     """
-    size, method, mean, std = _checked_settings(preprocessing)
+    size, method, mean, std = check_preprocessing(preprocessing)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             where = "a folder, not an image file" if path.is_dir() else "no such file"
             raise FileNotFoundError(f"can't read image {str(path)!r}: {where}.")
-        image = decode_bytes(read_bytes(path), name=str(path))
+        image = decode_bytes(read_bytes(path), name=str(path), max_pixels=max_pixels)
     elif isinstance(source, (bytes, bytearray)):
-        image = decode_bytes(torch.frombuffer(bytearray(source), dtype=torch.uint8), "image bytes")
+        data = torch.frombuffer(bytearray(source), dtype=torch.uint8)
+        image = decode_bytes(data, "image bytes", max_pixels=max_pixels)
     elif hasattr(source, "convert") and hasattr(source, "size"):  # a PIL image
         image = pil_to_tensor(source)
     else:

@@ -16,14 +16,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rung.vision.io import IMAGE_EXTENSIONS, check_image_header, get_image_files
+from rung.vision.io import (
+    IMAGE_EXTENSIONS,
+    check_image_header,
+    get_image_files,
+    unsupported_file,
+)
 from rung.vision.loader import SkippedFile
 
 __all__ = [
     "VALID_FOLDER_NAMES",
     "LabelSpec",
     "find_images",
+    "other_files",
     "folder_split",
+    "check_class_folders",
     "label_images",
     "verify_images",
     "class_vocab",
@@ -70,6 +77,38 @@ def find_images(path: str | Path) -> list[Path]:
     return files
 
 
+def other_files(root: str | Path) -> list[SkippedFile]:
+    """The files in the folders under ``root`` that aren't images rung reads (``.gif``,
+    ``.txt``...), each with the reason; hidden files and folders aside, and files directly in
+    ``root`` (a README, a checksum list) too. Warns once when there are any.
+
+    >>> import tempfile, warnings
+    >>> d = Path(tempfile.mkdtemp()); (d / "cats").mkdir(); _ = (d / "cats" / "notes.txt").write_text("hi")
+    >>> _ = (d / "README").write_text("my photos")
+    >>> with warnings.catch_warnings(record=True):
+    ...     [s.reason for s in other_files(d)]
+    ["notes.txt: rung reads .jpg, .jpeg, .png, .webp, .bmp files, not '.txt' ones; convert it, e.g. PIL.Image.open(path).convert('RGB').save('notes.png')."]
+    """
+    root = Path(root)
+    others = [
+        SkippedFile(p, reason)
+        for p in sorted(root.rglob("*"))
+        if len(p.relative_to(root).parts) > 1
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.is_file()
+        and (reason := unsupported_file(p)) is not None
+    ]
+    if others:
+        shown = "; ".join(s.reason.rstrip(".") for s in others[:3])
+        more = f"; and {len(others) - 3} more" if len(others) > 3 else ""
+        warnings.warn(
+            f"left out {len(others)} file(s) that aren't images rung reads: {shown}{more} "
+            "(listed in dls.skipped).",
+            stacklevel=3,
+        )
+    return others
+
+
 def folder_split(root: Path, files: Sequence[Path]) -> tuple[list[Path], list[bool]] | None:
     """Files under ``root/train`` and ``root/valid`` (or val/validation) with a valid flag each;
     ``None`` when ``root`` has no such pair of folders. Other folders (``test/``) are left out.
@@ -86,6 +125,66 @@ def folder_split(root: Path, files: Sequence[Path]) -> tuple[list[Path], list[bo
     if not any(flags) or all(flags):
         return None
     return kept, flags
+
+
+def check_class_folders(root: Path, files: Sequence[Path]) -> None:
+    """Refuse a folder tree where "the folder an image sits in" is not clearly its class.
+
+    Below ``root`` (and its ``train/`` / ``valid/`` folder), every image should sit at the same
+    depth, and folders that hold the class folders should be at most one (``pets/cats/``).
+    ``cats/{young,old}`` + ``dogs/{young,old}`` would train 'old' vs 'young', half cats and
+    half dogs each; ``cats/`` + ``cats/kittens/`` would make kittens a class apart from cats.
+
+    >>> check_class_folders(Path("d"), [Path("d/cats/1.jpg"), Path("d/cats/old/2.jpg")])
+    Traceback (most recent call last):
+    ...
+    ValueError: images sit at 2 depths: in cats/old/ (1 image) and in cats/ (1 image), so ...
+    """
+    places: dict[Path, int] = Counter()  # class folder (relative, below any split folder) -> n
+    for f in files:
+        rel = Path(f).relative_to(root)
+        if rel.parts[0] == "train" or rel.parts[0] in VALID_FOLDER_NAMES:
+            rel = Path(*rel.parts[1:])
+        places[rel.parent] += 1
+    depths = {len(folder.parts) for folder in places}
+    fix = (
+        "Flatten the folders to one per class (cats/, dogs/), or say which name is the label "
+        "with label= a function (label=lambda path: path.parent.parent.name) or a regex on the "
+        "file name."
+    )
+    if len(depths) > 1:
+        deep, shallow = (
+            max(places, key=lambda p: len(p.parts)),
+            min(places, key=lambda p: len(p.parts)),
+        )
+        raise ValueError(
+            f"images sit at {len(depths)} depths: in {deep.as_posix()}/ ({_n(places[deep])}) "
+            f"and in {shallow.as_posix()}/ ({_n(places[shallow])}), so the class of an image "
+            f"(the folder it sits in) would mix levels. {fix}"
+        )
+    parents: dict[str, set[Path]] = {}
+    for folder in places:
+        parents.setdefault(folder.name, set()).add(folder.parent)
+    repeated = sorted(name for name, ps in parents.items() if len(ps) > 1)
+    groups = sorted({folder.parent for folder in places} - {Path(".")})
+    if repeated:
+        where = sorted({p.as_posix() for name in repeated for p in parents[name]})
+        raise ValueError(
+            f"the class folders {' and '.join(repr(n) for n in repeated[:4])} appear under both "
+            f"{' and '.join(w + '/' for w in where[:4])}: labelled by the folder each image sits "
+            f"in, each class would mix them. {fix}"
+        )
+    if len(groups) > 1:
+        inner = sorted({folder.name + "/" for folder in places})[:4]
+        raise ValueError(
+            f"{' and '.join(g.as_posix() + '/' for g in groups[:4])} hold no images, only "
+            f"subfolders ({', '.join(inner)}...): is the class the outer folder or the inner "
+            f"one? {fix}"
+        )
+
+
+def _n(count: int) -> str:
+    return f"{count} image" + ("" if count == 1 else "s")
 
 
 def label_images(files: Sequence[Path], label: LabelSpec = "folder") -> tuple[list[str], str]:
@@ -138,8 +237,11 @@ def label_images(files: Sequence[Path], label: LabelSpec = "folder") -> tuple[li
     return labels, f"regex {pattern.pattern!r} on file names"
 
 
-def verify_images(files: Sequence[Path]) -> tuple[list[int], list[SkippedFile]]:
-    """Indices of the files whose header reads as an image, and the others with the reason.
+def verify_images(
+    files: Sequence[Path], max_pixels: int | None = None
+) -> tuple[list[int], list[SkippedFile]]:
+    """Indices of the files whose header reads as an image (within the caps of
+    :func:`rung.vision.io.check_image_header`), and the others with the reason.
 
     Cheap (headers only); a file damaged further in is caught, dropped and listed when it is
     decoded. Warns once when files are skipped.
@@ -152,7 +254,7 @@ def verify_images(files: Sequence[Path]) -> tuple[list[int], list[SkippedFile]]:
     """
     keep, skipped = [], []
     for i, f in enumerate(files):
-        reason = check_image_header(f)
+        reason = check_image_header(f, max_pixels=max_pixels)
         if reason is None:
             keep.append(i)
         else:

@@ -37,6 +37,7 @@ from rung.vision.io import (
     normalize,
     nvjpeg_can_decode,
     read_bytes,
+    read_header,
     resize_image,
 )
 
@@ -84,6 +85,8 @@ class ImageDataset:
 
     ``labels=None`` (files to predict) makes each item's label its own index. With
     ``encoded=True`` items are the file bytes (for device decode) when nvjpeg can take them.
+    Images over ``max_pixels`` (None: :data:`rung.vision.io.MAX_PIXELS`) are refused unread,
+    like files that can't be decoded.
 
     >>> import tempfile
     >>> from PIL import Image
@@ -100,6 +103,7 @@ class ImageDataset:
     item_size: int
     resize: str = "squish"
     encoded: bool = False
+    max_pixels: int | None = None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -110,11 +114,12 @@ class ImageDataset:
         label = int(self.labels[i]) if self.labels is not None else i
         try:
             if not self.encoded:
-                return load_image(path, self.item_size, self.resize), label, i
+                return load_image(path, self.item_size, self.resize, self.max_pixels), label, i
             data = read_bytes(path)
-            if nvjpeg_can_decode(data.numpy().tobytes()):
+            header = read_header(data.numpy().tobytes(), str(path), self.max_pixels)
+            if nvjpeg_can_decode(header):
                 return data, label, i  # 1-D: decoded with its batch, on the device
-            image = decode_bytes(data, name=str(path))
+            image = decode_bytes(data, name=str(path), max_pixels=self.max_pixels)
             return resize_image(image, self.item_size, self.resize), label, i
         except (UnreadableImageError, OSError) as e:
             return str(e), label, i
@@ -341,7 +346,8 @@ class ImageLoader:
 
     def _decode_one(self, data: torch.Tensor, index: int) -> torch.Tensor | None:
         try:
-            return decode_bytes(data.cpu(), name=str(self.dataset.files[index]))
+            name = str(self.dataset.files[index])
+            return decode_bytes(data.cpu(), name=name, max_pixels=self.dataset.max_pixels)
         except UnreadableImageError as e:
             self._note_failures([index], [str(e)])
             return None
@@ -369,6 +375,7 @@ def image_files_loader(
     batch_size: int = 64,
     num_workers: int | None = None,
     device: str | torch.device | None = None,
+    max_pixels: int | None = None,
 ) -> ImageLoader:
     """Batches ``(x, index)`` of unlabelled files for prediction, from a model's preprocessing dict.
 
@@ -389,7 +396,8 @@ def image_files_loader(
             f"{len(missing)} of {len(files)} image files don't exist: {missing[:5]}."
         )
     size = int(preprocessing["size"])
-    dataset = ImageDataset(files, None, item_size=size, resize=str(preprocessing["resize"]))
+    resize = str(preprocessing["resize"])
+    dataset = ImageDataset(files, None, item_size=size, resize=resize, max_pixels=max_pixels)
     return ImageLoader(
         dataset,
         batch_size=batch_size,

@@ -235,8 +235,9 @@ def train_images(
     import torch
 
     from rung.interpret import ClassificationInterpretation
-    from rung.vision.data import DEFAULT_AUGMENT, ImageDataLoaders
+    from rung.vision.data import ImageDataLoaders
     from rung.vision.models import DEFAULT_ARCH, pretrained_data_config, resolve_pretrained
+    from rung.vision.options import DEFAULT_AUGMENT
 
     say = say or (lambda message: None)
     started = time.perf_counter()

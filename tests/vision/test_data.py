@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _vision_run import png_header
 from PIL import Image
 
 from rung.vision.data import ImageDataLoaders
@@ -64,6 +65,8 @@ def test_validation_batches_are_exactly_what_predict_makes(dls):
         "resize": "squish",
         "mean": [0.485, 0.456, 0.406],
         "std": [0.229, 0.224, 0.225],
+        "flip": True,  # the default augmentation's: TTA may mirror
+        "flip_vert": False,
     }
     images = dls.decode(x)  # back to pixels for plotting
     assert images.shape == (len(x), SIZE, SIZE, 3) and 0 <= images.min() and images.max() <= 1
@@ -247,3 +250,106 @@ def test_test_loader_yields_indices_and_the_device_can_change(dls, cats_dogs_dir
     dls.device = "cpu"
     assert dls.train.device == dls.valid.device == torch.device("cpu")
     assert "400 train / 200 valid" in repr(dls)
+
+
+def nested(cats_dogs_dir: Path, root: Path, layout: dict[str, int]) -> Path:
+    """Photos copied into ``root/<relative folder>`` for each entry of ``layout`` (folder -> n)."""
+    sources = {
+        "cats": sorted((cats_dogs_dir / "train" / "cats").glob("*.jpg")),
+        "dogs": sorted((cats_dogs_dir / "train" / "dogs").glob("*.jpg")),
+    }
+    for i, (folder, n) in enumerate(layout.items()):
+        (root / folder).mkdir(parents=True)
+        animal = "dogs" if "dog" in folder else "cats"
+        for src in sources[animal][i * n : (i + 1) * n]:
+            shutil.copy(src, root / folder / src.name)
+    return root
+
+
+def test_class_folders_that_hold_subfolders_are_refused_not_mixed(cats_dogs_dir, tmp_path):
+    # cats/{young,old} and dogs/{young,old} would train the classes 'old' and 'young', each
+    # half cats and half dogs.
+    layout = {"cats/young": 3, "cats/old": 3, "dogs/young": 3, "dogs/old": 3}
+    folder = nested(cats_dogs_dir, tmp_path / "pets", layout)
+    with pytest.raises(ValueError, match=r"'old' and 'young'.* under both cats/ and dogs/") as e:
+        build(folder)
+    assert "Flatten" in str(e.value) and "label=" in str(e.value)
+    by_animal = build(folder, label=lambda p: p.parent.parent.name, valid_pct=0.25)
+    assert by_animal.classes == ["cats", "dogs"]
+
+
+def test_images_at_two_depths_are_refused(cats_dogs_dir, tmp_path):
+    folder = nested(cats_dogs_dir, tmp_path / "pets", {"cats": 3, "cats/kittens": 3, "dogs": 3})
+    with pytest.raises(ValueError, match=r"cats/kittens/.*and in cats/") as e:
+        build(folder)
+    assert "label=" in str(e.value)
+    one_wrapper = nested(cats_dogs_dir, tmp_path / "wrapped", {"pets/cats": 3, "pets/dogs": 3})
+    assert build(one_wrapper, valid_pct=0.34).classes == ["cats", "dogs"]  # one level above: fine
+
+
+def test_class_groups_with_distinct_names_must_be_asked_for(cats_dogs_dir, tmp_path):
+    # birds/{eagle,owl} + mammals/{cat,dog}: the labels don't repeat, but which level is the
+    # class is a guess; say so, and take label= when given.
+    layout = {"cats/tabby": 3, "cats/siamese": 3, "dogs/collie": 3, "dogs/pug": 3}
+    folder = nested(cats_dogs_dir, tmp_path / "pets", layout)
+    with pytest.raises(ValueError, match=r"cats/ and dogs/ hold no images, only subfolders"):
+        build(folder)
+    breeds = build(folder, label=lambda p: p.parent.name, valid_pct=0.25)
+    assert breeds.classes == ["collie", "pug", "siamese", "tabby"]
+
+
+def test_a_decompression_bomb_in_the_data_is_skipped_unread(cats_dogs_dir, tmp_path):
+    folder = copy_photos(cats_dogs_dir, tmp_path / "pets", per_class=4)
+    png_header(folder / "cats" / "bomb.png", 10_000, 10_000)
+    with pytest.warns(UserWarning, match=r"bomb\.png \(10000x10000 pixels"):
+        d = build(folder, valid_pct=0.25)
+    assert [s.path.name for s in d.skipped] == ["bomb.png"]
+    assert "over the cap of 89,478,485" in d.skipped[0].reason
+    assert len(d.train.dataset) + len(d.valid.dataset) == 8
+
+
+def test_files_rung_does_not_read_are_listed_with_the_same_message_as_predict(
+    cats_dogs_dir, tmp_path
+):
+    from rung.vision.io import unsupported_file
+
+    folder = copy_photos(cats_dogs_dir, tmp_path / "pets", per_class=4)
+    Image.new("RGB", (20, 20)).save(folder / "dogs" / "anim.gif")
+    with pytest.warns(UserWarning, match=r"left out 1 file.*anim\.gif: rung reads \.jpg"):
+        d = build(folder, valid_pct=0.25)
+    assert d.skipped == [(folder / "dogs" / "anim.gif", unsupported_file("anim.gif"))]
+    assert len(d.train.dataset) + len(d.valid.dataset) == 8
+
+
+def test_one_options_object_for_every_builder(cats_dogs_dir, tmp_path):
+    from rung.vision.options import ImageDataOptions
+
+    opts = ImageDataOptions(size=SIZE, batch_size=16, num_workers=0, device="cpu", augment=None)
+    folder = copy_photos(cats_dogs_dir, tmp_path / "pets", per_class=4)
+    d = ImageDataLoaders.from_folder(folder, options=opts, valid_pct=0.25)  # keywords win
+    assert (d.size, d.train.batch_size, len(d.valid.dataset)) == (SIZE, 16, 2)
+    with pytest.raises(TypeError, match=r"unknown image data setting 'batchsize'; did you mean"):
+        ImageDataLoaders.from_folder(folder, batchsize=16)
+    for bad, match in [
+        (dict(size=0), r"size must be a whole number of pixels from 8 to 4096, got 0"),
+        (dict(size=100_000), r"from 8 to 4096, got 100000"),
+        (dict(valid_pct=-0.2), r"valid_pct must be a fraction between 0 and 1 .*got -0.2"),
+        (dict(batch_size=0), r"batch_size must be a whole number >= 1.*got 0"),
+        (dict(std=(0.5, 0, 0.5)), r"std must be 3 positive numbers"),
+        (dict(item_size=32), r"item_size \(32\) can't be smaller than size \(64\)"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            opts.replace(**bad)
+
+
+def test_the_flips_training_used_go_to_the_model_file(cats_dogs_dir, tmp_path):
+    from rung.vision.augment import Augment
+
+    folder = copy_photos(cats_dogs_dir, tmp_path / "pets", per_class=3)
+    for augment, flips in [
+        (Augment(flip=False), (False, False)),
+        (Augment(flip_vert=True), (True, True)),
+        (None, (False, False)),
+    ]:
+        pp = build(folder, augment=augment, valid_pct=0.34).preprocessing
+        assert (pp["flip"], pp["flip_vert"]) == flips, augment
