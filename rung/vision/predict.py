@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rung.predictor import ClassPrediction, ClassPredictions, Predictor
+from rung.vision.io import IMAGE_EXTENSIONS, check_preprocessing
 
 if TYPE_CHECKING:
     import torch
@@ -63,11 +64,15 @@ class ImagePredictor(Predictor):
     """Predicts the class of images with a model file of kind ``"image"``.
 
     The file's ``preprocessing`` (size, resize method, mean, std) is applied exactly as the
-    validation set was during training. ``tta=True`` averages the probabilities of the image
-    and its mirror image (test-time augmentation).
+    validation set was during training. ``tta=True`` (test-time augmentation) averages the
+    probabilities of the image and its flips, only those the model was trained with
+    (``preprocessing["flip"]`` / ``["flip_vert"]``; a file without them: none, so TTA gives
+    the plain prediction). Images over ``max_pixels`` (None:
+    :data:`rung.vision.io.MAX_PIXELS`) are refused before they are decoded.
     """
 
     batch_size = 64
+    max_pixels: int | None = None
 
     def __init__(self, model: Any, config: dict[str, Any], path: Path | None = None) -> None:
         from rung.modelfile import ModelFileError
@@ -81,6 +86,22 @@ class ImagePredictor(Predictor):
         missing = [k for k in ("size", "resize", "mean", "std") if k not in self.preprocessing]
         if missing:
             raise ModelFileError(where, f"its preprocessing lacks {missing}.", "Export it again.")
+        try:  # the file comes from outside: check its settings before any image is allocated
+            check_preprocessing(self.preprocessing)
+        except ValueError as e:
+            raise ModelFileError(where, str(e), "Export it again.") from None
+
+    @property
+    def tta_flips(self) -> list[tuple[int, ...]]:
+        """The views TTA averages, as dims to flip a (B, 3, H, W) batch along: ``()`` (the
+        image itself), ``(-1,)`` (mirrored) when the model was trained with ``flip``, ``(-2,)``
+        and ``(-2, -1)`` with ``flip_vert``."""
+        flips = [()]
+        if self.preprocessing.get("flip") is True:
+            flips.append((-1,))
+        if self.preprocessing.get("flip_vert") is True:
+            flips += [(-2,), (-2, -1)] if len(flips) == 2 else [(-2,)]
+        return flips
 
     def predict(self, source: Any, tta: bool = False) -> ClassPrediction | ClassPredictions:
         """One image (a path, a PIL image or the file's bytes) -> ClassPrediction (label,
@@ -108,12 +129,11 @@ class ImagePredictor(Predictor):
         """Class probabilities (B, C) for a preprocessed batch x (B, 3, S, S), on the CPU."""
         import torch
 
+        flips = self.tta_flips if tta else [()]
         with torch.inference_mode():
             x = x.to(self.device)
-            p = torch.softmax(self.model(x).float(), dim=1)
-            if tta:
-                p = (p + torch.softmax(self.model(x.flip(-1)).float(), dim=1)) / 2
-        return p.cpu()
+            p = sum(torch.softmax(self.model(x.flip(d) if d else x).float(), dim=1) for d in flips)
+        return (p / len(flips)).cpu()
 
     def predict_files(
         self, files: Sequence[str | os.PathLike], tta: bool = False
@@ -125,7 +145,7 @@ class ImagePredictor(Predictor):
         done, batch, chunks, errors = [], [], [], {}
         for f in map(Path, files):
             try:
-                batch.append(self._load(f))  # (1, 3, S, S)
+                batch.append(self._load(f))  # (1, 3, S, S); unsupported files raise ValueError
                 done.append(f)
             except (ValueError, OSError) as e:  # unreadable, vanished, a folder
                 errors[f] = str(e)
@@ -170,7 +190,7 @@ class ImagePredictor(Predictor):
         """Predict every image file under ``folder`` (all subfolders); files that can't be
         read are listed in ``errors``, not fatal. ``out``: write a CSV with columns
         ``path, label, probability, prob_<class>..., error``."""
-        from rung.vision.io import get_image_files
+        from rung.vision.io import get_image_files, unsupported_file
 
         folder = Path(folder)
         if not folder.is_dir():
@@ -180,9 +200,21 @@ class ImagePredictor(Predictor):
                 + "."
             )
         files = get_image_files(folder)
+        others = {
+            p: reason
+            for p in sorted(folder.rglob("*"))
+            if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            and p.is_file()
+            and (reason := unsupported_file(p)) is not None
+        }
         if not files:
-            raise ValueError(f"no image files (jpg, jpeg, png, webp, bmp) found in {folder}.")
+            seen = f"; it holds {len(others)} other files, e.g. {next(iter(others.values()))}"
+            raise ValueError(
+                f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in {folder}"
+                + (seen if others else ".")
+            )
         result = FolderPredictions(*self.predict_files(files, tta=tta))
+        result.errors.update(others)  # the same message as for one such file
         if out is not None:
             result.csv = self._write_csv(Path(out), result)
         return result
@@ -204,7 +236,7 @@ class ImagePredictor(Predictor):
         return path
 
     def _load(self, source: Any) -> torch.Tensor:
-        from rung.vision.io import preprocess_image
+        from rung.vision.io import preprocess_image, unsupported_file
 
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
@@ -217,9 +249,11 @@ class ImagePredictor(Predictor):
                 raise FileNotFoundError(
                     f"image {str(path)!r} does not exist"
                     + _near_files(path)
-                    + "; give the path of an image file (jpg, png, webp, bmp)."
+                    + f"; give the path of an image file ({', '.join(IMAGE_EXTENSIONS)})."
                 )
-        return preprocess_image(source, self.preprocessing)  # (1, 3, S, S)
+            if (reason := unsupported_file(path)) is not None:
+                raise ValueError(reason)
+        return preprocess_image(source, self.preprocessing, self.max_pixels)  # (1, 3, S, S)
 
     def _decode(self, probs: torch.Tensor) -> ClassPredictions:
         indices = probs.argmax(dim=1).numpy() if len(probs) else np.zeros(0, dtype=np.int64)

@@ -1,5 +1,5 @@
 """Images end to end: fine-tune the offline EfficientNet-Lite0 on cats_dogs, export, predict in a
-fresh process; the predictor's inputs, TTA and errors; the run folder; channels_last."""
+fresh process; the run folder; channels_last; the learner's pieces."""
 
 from __future__ import annotations
 
@@ -17,111 +17,17 @@ from _vision_run import RECIPE, trained_run
 from PIL import Image
 
 import rung
-from rung.modelfile import read_model_config, save_model_file
+from rung.modelfile import read_model_config
 from rung.models.registry import build_model
-from rung.predictor import ClassPrediction, ClassPredictions
-from rung.vision.io import IMAGENET_MEAN, IMAGENET_STD, preprocess_image
-from rung.vision.train import ImagePredictor, image_learner, interpret_run, train_images
+from rung.vision.train import image_learner, interpret_run, train_images
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_MODULES = ("rung.learner", "rung.callbacks", "rung.vision.data", "rung.vision.augment")
 
 
-@pytest.fixture
-def tiny_model_file(tmp_path: Path) -> Path:
-    """An untrained resnet18 image model file (64 px): enough to test the predictor quickly."""
-    torch.manual_seed(0)
-    model = build_model("timm", arch="resnet18", n_classes=2, pretrained=False)
-    config = {
-        "kind": "image",
-        "task": "classification",
-        "classes": ["cats", "dogs"],
-        "preprocessing": {
-            "size": 64,
-            "resize": "squish",
-            "mean": IMAGENET_MEAN,
-            "std": IMAGENET_STD,
-        },
-    }
-    return save_model_file(tmp_path / "tiny.rung", model, config)
-
-
 def val_files(cats_dogs_dir: Path, n: int | None = None) -> list[Path]:
     files = sorted((cats_dogs_dir / "val").rglob("*.jpg"))
     return files if n is None else files[:n] + files[-n:]
-
-
-# ---------------------------------------------------------------- the predictor (fast)
-def test_load_gives_an_image_predictor_that_takes_paths_pil_images_and_bytes(
-    tiny_model_file, cats_dogs_dir
-):
-    predictor = rung.load(tiny_model_file)
-    assert isinstance(predictor, ImagePredictor)
-    photo = val_files(cats_dogs_dir)[0]
-    by_path = predictor.predict(photo)
-    assert isinstance(by_path, ClassPrediction)
-    assert by_path.label in ("cats", "dogs") and by_path.label == ["cats", "dogs"][by_path.index]
-    assert sum(by_path.probs.values()) == pytest.approx(1.0, abs=1e-6)
-    by_pil = predictor.predict(Image.open(photo))
-    by_bytes = predictor.predict(photo.read_bytes())
-    for other in (by_pil, by_bytes):
-        assert other.label == by_path.label
-        assert other.probs == pytest.approx(by_path.probs, abs=1e-6)
-    many = predictor.predict([photo, str(photo)])
-    assert isinstance(many, ClassPredictions) and many.probs.shape == (2, 2)
-
-
-def test_a_missing_image_is_a_clear_error_that_suggests_the_near_name(
-    tiny_model_file, cats_dogs_dir
-):
-    predictor = rung.load(tiny_model_file)
-    wrong = cats_dogs_dir / "val" / "cats" / "cat.4001.jpeg"
-    with pytest.raises(
-        FileNotFoundError, match=r"cat\.4001\.jpeg' does not exist; did you mean .*cat\.4001\.jpg"
-    ):
-        predictor.predict(wrong)
-    with pytest.raises(FileNotFoundError, match="nor does its folder"):
-        predictor.predict("/no/such/folder/photo.jpg")
-    with pytest.raises(IsADirectoryError, match="predict_folder"):
-        predictor.predict(cats_dogs_dir / "val")
-
-
-def test_predict_folder_writes_a_csv_and_lists_unreadable_files(
-    tiny_model_file, cats_dogs_dir, tmp_path
-):
-    folder = tmp_path / "photos"
-    (folder / "sub").mkdir(parents=True)
-    for i, src in enumerate(val_files(cats_dogs_dir, 1)):
-        (folder / "sub" / f"{i}.jpg").write_bytes(src.read_bytes())
-    (folder / "broken.jpg").write_text("<html>not a photo</html>")
-    result = rung.load(tiny_model_file).predict_folder(folder, out=tmp_path / "preds.csv")
-    assert [f.name for f in result.files] == ["0.jpg", "1.jpg"]
-    assert list(result.errors) == [folder / "broken.jpg"]
-    rows = list(csv.DictReader(open(tmp_path / "preds.csv")))
-    assert [r["path"] for r in rows] == [str(f) for f in result.files] + [
-        str(folder / "broken.jpg")
-    ]
-    assert list(rows[0]) == ["path", "label", "probability", "prob_cats", "prob_dogs", "error"]
-    for row, label in zip(rows, result.predictions.labels):
-        assert row["label"] == label and row["error"] == ""
-        assert float(row["prob_cats"]) + float(row["prob_dogs"]) == pytest.approx(1.0, abs=1e-5)
-        assert float(row["probability"]) == max(float(row["prob_cats"]), float(row["prob_dogs"]))
-    assert rows[2]["label"] == "" and "can't decode" in rows[2]["error"]
-    assert json.dumps(result.to_dict())  # JSON-ready for the CLI
-    with pytest.raises(NotADirectoryError, match="use predict"):
-        rung.load(tiny_model_file).predict_folder(folder / "sub" / "0.jpg")
-
-
-def test_tta_averages_the_image_and_its_mirror(tiny_model_file, cats_dogs_dir):
-    predictor = rung.load(tiny_model_file)
-    photo = val_files(cats_dogs_dir)[5]
-    x = preprocess_image(photo, predictor.preprocessing)  # (1, 3, 64, 64)
-    with torch.no_grad():
-        expected = (predictor.model(x).softmax(1) + predictor.model(x.flip(-1)).softmax(1)) / 2
-    got = predictor.predict(photo, tta=True)
-    assert [got.probs[c] for c in ("cats", "dogs")] == pytest.approx(expected[0].tolist(), abs=1e-6)
-    plain = predictor.predict(photo)
-    assert plain.probs != pytest.approx(got.probs, abs=1e-6)
 
 
 # ---------------------------------------------------------------- learner pieces (fast)
@@ -224,7 +130,7 @@ def test_finetuning_offline_efficientnet_lite0_on_cats_dogs_reaches_95_percent(
     config = read_model_config(result.model_path)
     assert config["preprocessing"] == {
         "size": 160, "resize": "crop", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
-        "interpolation": "bilinear",
+        "interpolation": "bilinear", "flip": True, "flip_vert": False,
     }  # fmt: skip
     assert config["weights_data_config"]["interpolation"] == "bicubic"
     assert config["model"] == {
