@@ -119,15 +119,21 @@ def fit_forest(
     *,
     n_estimators: int = 100,
     min_samples_leaf: int = 5,
-    max_features: str | float | None = "sqrt",
+    max_features: str | float | None = None,
     seed: int = 42,
     n_jobs: int | None = -1,
 ) -> FittedModel:
     """scikit-learn's random forest on the processed features (codes and numbers), with its
     out-of-bag score (``extras["oob_score"]``: accuracy or R2 on the rows each tree didn't
-    see). The trees are exported as arrays (``"tabular_trees"``)."""
+    see). The trees are exported as arrays (``"tabular_trees"``).
+
+    ``max_features`` (columns tried per split) defaults by task: ``"sqrt"`` for
+    classification, 0.5 for regression (on California housing, log target: rmsle 0.233 with
+    0.5, 0.234 with 1.0 at 1.7x the time, 0.241 with ``"sqrt"``)."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
+    if max_features is None:
+        max_features = "sqrt" if data.task == "classification" else 0.5
     params = {
         "n_estimators": n_estimators,
         "min_samples_leaf": min_samples_leaf,

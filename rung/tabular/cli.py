@@ -22,8 +22,15 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
     p.add_argument("csv", help="the training CSV")
     p.add_argument("--target", required=True, help="the column to predict")
     p.add_argument(
-        "--models", help="comma-separated: linear,nn,rf,gbm,nn_ensemble,blend (default: all)"
+        "--models",
+        help="auto (default: linear,nn,rf,gbm,lgbm cross-validated, and their weighted "
+        "ensemble), all, or comma-separated: linear,nn,rf,gbm,lgbm,nn_ensemble,blend",
     )
+    p.add_argument(
+        "--folds", type=int,
+        help="cross-validation folds of the training rows (default: 5 for auto; 0 fits named "
+        "models on the training rows and scores them on the validation rows)",
+    )  # fmt: skip
     p.add_argument(
         "--features", choices=["titanic"],
         help="add a known feature recipe (the course's Titanic features)",
@@ -50,8 +57,8 @@ def train_table(args: argparse.Namespace) -> None:
     from rung.tabular.train import train_table as run
 
     result = run(
-        args.csv, args.target, models=args.models if args.models is not None else "all",
-        valid_pct=args.valid_pct, seed=args.seed, out=args.out, features=args.features,
+        args.csv, args.target, models=args.models if args.models is not None else "auto",
+        folds=args.folds, valid_pct=args.valid_pct, seed=args.seed, out=args.out, features=args.features,
         export=args.export, progress=not args.json, encoding=args.encoding, sep=args.sep,
         data_options={"task": args.task} if args.task else None,
     )  # fmt: skip

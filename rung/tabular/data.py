@@ -19,6 +19,7 @@ Rows whose target is missing can't be learned from or scored: they are dropped, 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -133,6 +134,7 @@ class TabularData:
         drop: Sequence[str] = (),
         max_card: int = MAX_CARD,
         log_names: Sequence[str] | None = None,
+        log_target: bool | None = None,
         dropna_target: bool = True,
     ) -> TabularData:
         """Roles, task, split and preprocessing for ``df`` predicting column ``target``.
@@ -147,6 +149,8 @@ class TabularData:
         distinct values an integer column may have to count as categorical. ``task`` is
         ``'classification'`` or ``'regression'`` (inferred when ``None``). ``log_names``: the
         continuous columns to ``log1p`` (``None``: the skewed positive ones; ``[]``: none).
+        ``log_target``: learn ``log1p`` of a regression target (``None``: when every training
+        value is > 0 and it is skewed, :func:`~rung.tabular.target.log_rule`).
         """
         _check_column_names(df)
         target = find_column(df, target, what="target column")
@@ -170,8 +174,12 @@ class TabularData:
             "group_col": group_col,
         }
         split = make_split(df, labelled, ways, valid_pct, seed, valid_value)
-        tgt = TabularTarget.fit(df[target], train_rows=split.train, task=task)
+        tgt = TabularTarget.fit(df[target], train_rows=split.train, task=task, log=log_target)
         notes.insert(0, f"task: {tgt.task} ({tgt.reason})")
+        if tgt.task == "regression":
+            notes.insert(
+                1, f"target scale: {'log1p' if tgt.log else 'as given'} ({tgt.log_reason})"
+            )
         notes += roles.notes()
         processor = TabularProcessor(
             roles.cat_names, roles.cont_names, roles.date_names, log_names=log_names
@@ -272,6 +280,21 @@ class TabularData:
     def ys(self, which: str = "train") -> np.ndarray:
         """Targets of ``'train'`` or ``'valid'`` rows: class codes (int64) or numbers (float32)."""
         return self._all.y[torch.from_numpy(self._rows(which))].numpy().reshape(-1)
+
+    def refold(self, fit_rows: np.ndarray, hold_rows: np.ndarray) -> TabularData:
+        """The same table and preprocessing, split into the training rows at positions
+        ``fit_rows`` (to fit on) and ``hold_rows`` (its "valid" rows): one fold of a
+        cross-validation of the training rows. Tensors are shared, not copied.
+
+        >>> data = TabularData.from_df(pd.DataFrame({"x": range(10), "y": [0, 1] * 5}), "y")
+        >>> fold = data.refold(np.arange(6), np.arange(6, 8))
+        >>> len(fold.split.train), fold.split.valid.tolist() == data.split.train[6:8].tolist()
+        (6, True)
+        """
+        fold = copy.copy(self)
+        train = np.asarray(self.split.train)
+        fold.split = Split(train[np.asarray(fit_rows)], train[np.asarray(hold_rows)])
+        return fold
 
     # ----------------------------------------------------------------------- new tables
     def transform(self, df: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:

@@ -51,9 +51,11 @@ __all__ = [
 ]
 
 
-def _main_metric(task: str) -> tuple[str, int]:
+def _main_metric(data: TabularData) -> tuple[str, int]:
     """The metric that ranks models and its direction (+1: higher is better)."""
-    return ("accuracy", 1) if task == "classification" else ("rmse", -1)
+    if data.task == "classification":
+        return "accuracy", 1
+    return ("rmsle" if data.target.log else "rmse"), -1
 
 
 def impurity_importance(estimator: Any, feature_names: Sequence[str]) -> pd.DataFrame:
@@ -84,7 +86,7 @@ def permutation_importance(
     """
     module = as_float64(module)  # converted once, not at each of the many predictions
     rows = data.tensors(which)
-    metric, sign = _main_metric(data.task)
+    metric, sign = _main_metric(data)
     base = score(data, predict_module(module, rows.cats, rows.conts), which)
     rng = np.random.default_rng(seed)
     n_cat = rows.cats.shape[1]
@@ -162,7 +164,7 @@ def partial_dependence(
     means = np.array(means)
     table = pd.DataFrame({"value": labels})
     if data.task == "regression":
-        table["prediction"] = means
+        table["prediction"] = data.target.to_original(means)  # in the target's units
     elif len(data.classes) == 2:
         table[f"P({data.classes[1]})"] = means[:, 1]
     else:
@@ -245,7 +247,7 @@ def explain(
         paths["importance"] = str(out / "importance.png")
     perm = permutation_importance(module, data, n_repeats=n_repeats, seed=seed)
     perm.to_csv(out / "permutation_importance.csv", index=False)
-    metric, _ = _main_metric(data.task)
+    metric, _ = _main_metric(data)
     title = f"permutation importance (drop in validation {metric})"
     plot_importance(perm, title, out / "permutation_importance.png")
     paths["permutation_importance"] = str(out / "permutation_importance.png")

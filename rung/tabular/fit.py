@@ -57,7 +57,9 @@ class FittedModel:
     """A fitted tabular model: ``module`` (registered, exportable), ``valid_preds`` (class
     probabilities (N, C) or values (N,) on the validation rows), ``metrics`` on those rows,
     ``description`` (one line), ``seconds`` of fitting and ``extras`` (e.g. ``learner``,
-    ``lr``, ``estimator``, ``oob_score``)."""
+    ``lr``, ``estimator``, ``oob_score``). A cross-validated model also has ``oof_preds``
+    (its out-of-fold predictions of every training row), ``oof_metrics`` (their score) and
+    ``fold_scores`` (the main metric of each fold)."""
 
     name: str
     module: nn.Module | None
@@ -66,6 +68,9 @@ class FittedModel:
     description: str
     seconds: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    oof_preds: np.ndarray | None = None
+    oof_metrics: dict[str, float] = field(default_factory=dict)
+    fold_scores: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,14 @@ def net_settings(n_train: int, min_steps: int = 100) -> NetSettings:
     return NetSettings(layers, max(epochs, -(-min_steps // batches)), batch_size)
 
 
-def score(data: TabularData, preds: np.ndarray, which: str = "valid") -> dict[str, float]:
-    """Metrics of predictions on ``which`` rows: ``accuracy`` and ``loss`` (log loss) for
-    classification; ``rmse``, ``mae``, ``r2`` and ``loss`` (mean squared error) for regression.
+def score(
+    data: TabularData, preds: np.ndarray, which: str = "valid", rows: np.ndarray | None = None
+) -> dict[str, float]:
+    """Metrics of predictions on ``which`` rows (or the training rows at positions ``rows``,
+    e.g. a fold): ``accuracy`` and ``loss`` (log loss) for classification; ``rmse``, ``mae``,
+    ``r2`` and ``loss`` (mean squared error) for regression. For a target learned on the log
+    scale (``data.target.log``), ``rmse``, ``mae`` and ``r2`` are in the target's units and
+    ``rmsle`` (the rmse of the logs) is added; ``loss`` is on the scale the models learn.
 
     >>> import pandas as pd
     >>> data = TabularData.from_df(pd.DataFrame({"x": range(10), "y": [0, 1] * 5}), "y")
@@ -110,16 +120,21 @@ def score(data: TabularData, preds: np.ndarray, which: str = "valid") -> dict[st
     >>> score(data, np.array([[0.9, 0.1], [0.2, 0.8]]))
     {'accuracy': 0.5, 'loss': 0.8573992140459633}
     """
-    y = data.ys(which)
+    y = data.ys(which) if rows is None else data.ys("train")[rows]
     if data.task == "classification":
         p = np.clip(preds[np.arange(len(y)), y], 1e-15, 1.0)
         loss = float(-np.log(p).mean()) + 0.0  # + 0.0: a perfect score reads 0.0, not -0.0
         return {"accuracy": float((preds.argmax(1) == y).mean()), "loss": loss}
-    err = preds.reshape(-1) - y.astype(np.float64)
+    learned = preds.reshape(-1) - y.astype(np.float64)  # error on the scale the models learn
+    y, preds = data.target.to_original(y), data.target.to_original(preds.reshape(-1))
+    err = preds - y
     ss_tot = float(((y - y.mean()) ** 2).sum())
     mse = float((err**2).mean())
     r2 = 1 - float((err**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
-    return {"rmse": mse**0.5, "mae": float(np.abs(err).mean()), "r2": r2, "loss": mse}
+    out = {"rmse": mse**0.5, "mae": float(np.abs(err).mean()), "r2": r2}
+    if data.target.log:
+        out["rmsle"] = float((learned**2).mean()) ** 0.5
+    return out | {"loss": float((learned**2).mean())}
 
 
 def finish_fit(
@@ -184,7 +199,7 @@ def fit_nn(
     seed_everything(seed)
     y_range = None
     if data.task == "regression":  # a little room past the training range, as fastai advises
-        low, high = data.y_range
+        low, high = data.target.fit_range
         span = (high - low) or 1.0
         y_range = [low - 0.05 * span, high + 0.05 * span]
     model = build_model(

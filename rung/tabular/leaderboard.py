@@ -40,6 +40,9 @@ __all__ = [
     "selection_note",
     "main_metric",
     "resamples",
+    "scored_on",
+    "held_out_row",
+    "cv_note",
     "N_BOOT",
 ]
 
@@ -47,13 +50,16 @@ N_BOOT = 1000  # bootstrap resamples of the validation rows
 _CLEAR = 0.95  # the winner beats the runner-up in at least this share of resamples: a clear margin
 
 
-def main_metric(task: str) -> tuple[str, bool]:
-    """The metric that ranks models, and whether higher is better.
+def main_metric(task: str, log: bool = False) -> tuple[str, bool]:
+    """The metric that ranks models, and whether higher is better: accuracy, or rmse (rmsle
+    for a target learned on the log scale, ``log``: the error the models were fitted for).
 
-    >>> main_metric("classification"), main_metric("regression")
-    (('accuracy', True), ('rmse', False))
+    >>> main_metric("classification"), main_metric("regression"), main_metric("regression", True)
+    (('accuracy', True), ('rmse', False), ('rmsle', False))
     """
-    return ("accuracy", True) if task == "classification" else ("rmse", False)
+    if task == "classification":
+        return "accuracy", True
+    return ("rmsle" if log else "rmse"), False
 
 
 class Leaderboard(pd.DataFrame):
@@ -87,9 +93,22 @@ class Leaderboard(pd.DataFrame):
         return self._whole("_repr_html_")
 
 
-def _per_row(data: TabularData, preds: np.ndarray) -> np.ndarray:
-    """Per validation row: 1/0 for a right/wrong class, or the squared error."""
-    y = data.ys("valid")
+def _rows(data: TabularData, fits: dict[str, FittedModel], on: str) -> tuple[np.ndarray, dict]:
+    """The targets of the rows scored ``on`` (``"valid"``: the validation rows; ``"cv"``: the
+    training rows, by their out-of-fold predictions) and each model's predictions of them."""
+    if on == "valid":
+        return data.ys("valid"), {name: fit.valid_preds for name, fit in fits.items()}
+    if on == "cv":
+        missing = [name for name, fit in fits.items() if fit.oof_preds is None]
+        if missing:
+            raise ValueError(f"{missing} have no out-of-fold predictions to score on='cv'.")
+        return data.ys("train"), {name: fit.oof_preds for name, fit in fits.items()}
+    raise ValueError(f"on must be 'valid' or 'cv', got {on!r}.")
+
+
+def _per_row(data: TabularData, y: np.ndarray, preds: np.ndarray) -> np.ndarray:
+    """Per row: 1/0 for a right/wrong class, or the squared error on the scale the models
+    learn (so its mean's root is the rmse, or the rmsle for a log-scale target)."""
     if data.task == "classification":
         return (preds.argmax(axis=1) == y).astype(np.float64)
     return (preds.reshape(-1) - y.astype(np.float64)) ** 2
@@ -107,13 +126,19 @@ def resamples(n_rows: int, n_boot: int = N_BOOT) -> int:
 
 
 def bootstrap_scores(
-    data: TabularData, fits: dict[str, FittedModel], n_boot: int = N_BOOT, seed: int = 0
+    data: TabularData,
+    fits: dict[str, FittedModel],
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    on: str = "valid",
 ) -> dict[str, np.ndarray]:
-    """Each model's main metric on ``n_boot`` resamples (with replacement) of the validation
-    rows, the same resamples for every model so they can be compared pairwise: ``{name:
-    (resamples,) scores}`` (:func:`resamples`: fewer for very large validation sets)."""
-    rows = {name: _per_row(data, fit.valid_preds) for name, fit in fits.items()}
-    n = len(data.split.valid)
+    """Each model's main metric on ``n_boot`` resamples (with replacement) of the rows scored
+    ``on`` (see :func:`leaderboard`), the same resamples for every model so they can be
+    compared pairwise: ``{name: (resamples,) scores}`` (:func:`resamples`: fewer for very
+    large tables)."""
+    y, preds = _rows(data, fits, on)
+    rows = {name: _per_row(data, y, p) for name, p in preds.items()}
+    n = len(y)
     n_boot = resamples(n, n_boot)
     rng = np.random.default_rng(seed)
     chunk = max(1, 2_000_000 // n)  # resamples per step: at most ~2M indices in memory
@@ -128,33 +153,60 @@ def bootstrap_scores(
     return out
 
 
+def scored_on(data: TabularData, on: str, n_folds: int | None = None) -> str:
+    """What the ``scored_on`` column says for scores ``on`` the validation rows or ``"cv"``.
+
+    >>> import pandas as pd
+    >>> from rung.tabular.data import TabularData
+    >>> data = TabularData.from_df(pd.DataFrame({"x": range(10), "y": [0, 1] * 5}), "y")
+    >>> scored_on(data, "valid"), scored_on(data, "cv", 5)
+    ('valid: 2 rows', 'cv: out-of-fold, 5 folds of 8 training rows')
+    """
+    if on == "valid":
+        return f"valid: {len(data.split.valid)} rows"
+    return f"cv: out-of-fold, {n_folds} folds of {len(data.split.train)} training rows"
+
+
 def leaderboard(
-    fits: dict[str, FittedModel], data: TabularData, n_boot: int = N_BOOT, seed: int = 0
+    fits: dict[str, FittedModel],
+    data: TabularData,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    on: str = "valid",
 ) -> Leaderboard:
-    """One row per model, best first (accuracy then loss; or rmse): its metrics, ``ci_low``
-    and ``ci_high`` (the 5th and 95th percentiles of the main metric over ``n_boot``
-    bootstrap resamples of the validation rows), the out-of-bag score where there is one,
-    ``seconds``, ``scored_on`` (which rows the scores come from) and ``description``."""
-    boot = bootstrap_scores(data, fits, n_boot=n_boot, seed=seed)
-    scored_on = f"valid: {len(data.split.valid)} rows"
+    """One row per model, best first (accuracy then loss; or rmse / rmsle): its metrics,
+    ``ci_low`` and ``ci_high`` (the 5th and 95th percentiles of the main metric over ``n_boot``
+    bootstrap resamples of the scored rows), the out-of-bag score where there is one,
+    ``seconds``, ``scored_on`` (which rows the scores come from) and ``description``.
+
+    ``on="valid"`` scores every model on the validation rows; ``on="cv"`` on the training rows
+    by their out-of-fold predictions (``FittedModel.oof_preds``), with ``cv_std``, the spread
+    of the main metric from fold to fold."""
+    boot = bootstrap_scores(data, fits, n_boot=n_boot, seed=seed, on=on)
+    y, _ = _rows(data, fits, on)
+    folds = {len(f.fold_scores) for f in fits.values() if f.fold_scores}
+    where = scored_on(data, on, max(folds, default=None))
     rows = []
     for name, fit in fits.items():
         low, high = np.percentile(boot[name], [5, 95])
-        row = {"model": name, **fit.metrics, "ci_low": float(low), "ci_high": float(high)}
+        metrics = fit.metrics if on == "valid" else fit.oof_metrics
+        row = {"model": name, **metrics}
+        if on == "cv":
+            row["cv_std"] = float(np.std(fit.fold_scores)) if fit.fold_scores else float("nan")
+        row |= {"ci_low": float(low), "ci_high": float(high)}
         if "oob_score" in fit.extras:
             row["oob_score"] = fit.extras["oob_score"]
         row["seconds"] = round(fit.seconds, 2)
-        row["scored_on"] = scored_on
+        row["scored_on"] = where
         row["description"] = fit.description
         rows.append(row)
     table = Leaderboard(rows)
     last = ["seconds", "scored_on", "description"]  # the oob score (forests only) before these
     table = table[[c for c in table.columns if c not in last] + last]
+    metric, higher = main_metric(data.task, data.target.log)
     if data.task == "classification":
-        table = table.sort_values(["accuracy", "loss"], ascending=[False, True], ignore_index=True)
-    else:
-        table = table.sort_values(["rmse"], ignore_index=True)
-    return table
+        return table.sort_values(["accuracy", "loss"], ascending=[False, True], ignore_index=True)
+    return table.sort_values([metric], ascending=higher, ignore_index=True)
 
 
 def selection_note(
@@ -169,7 +221,7 @@ def selection_note(
     chose it), its bootstrap interval, and how often it beats the runner-up on the same
     resamples :func:`leaderboard` used (a tie counts half; under 95% the margin is called
     within noise)."""
-    metric, higher = main_metric(data.task)
+    metric, higher = main_metric(data.task, data.target.log)
     n_valid = len(data.split.valid)
     boot = bootstrap_scores(data, fits, n_boot=n_boot, seed=seed)
     by_name = board.set_index("model")
@@ -195,3 +247,66 @@ def selection_note(
             f"{share:.0%} of the resamples: {verdict}."
         )
     return " ".join(lines)
+
+
+def held_out_row(
+    board: pd.DataFrame, fit: FittedModel, data: TabularData, n_boot: int = N_BOOT, seed: int = 0
+) -> Leaderboard:
+    """``board`` (scored on out-of-fold predictions) with one more row at the end: the chosen
+    model ``fit`` scored once on the validation rows, which took no part in any choice, its
+    bootstrap interval, and ``cv_std``, its cross-validated spread, beside it."""
+    low, high = np.percentile(bootstrap_scores(data, {"x": fit}, n_boot, seed)["x"], [5, 95])
+    row = {
+        "model": f"{fit.name} (held out)",
+        **fit.metrics,
+        "cv_std": float(np.std(fit.fold_scores)) if fit.fold_scores else float("nan"),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "seconds": round(fit.seconds, 2),
+        "scored_on": f"valid: {len(data.split.valid)} rows, held out, scored once after the choice",
+        "description": fit.description,
+    }
+    table = pd.concat([board, pd.DataFrame([row])], ignore_index=True)
+    return Leaderboard(table[list(board.columns)])
+
+
+def cv_note(
+    board: pd.DataFrame, fits: dict[str, FittedModel], data: TabularData, chosen: str
+) -> str:
+    """What a cross-validated run's scores mean: the rows that chose, the chosen ensemble's
+    held-out score (once) with its cross-validated spread, and the best single model."""
+    metric, higher = main_metric(data.task, data.target.log)
+    fit = fits[chosen]
+    held = board.set_index("model").loc[f"{chosen} (held out)"]
+    n_folds, n_train = len(fit.fold_scores), len(data.split.train)
+    singles = board[~board["model"].isin([chosen, "baseline", f"{chosen} (held out)"])]
+    lines = [
+        f"Every model was scored, and the ensemble chosen and weighted, on out-of-fold "
+        f"predictions of the {n_train} training rows ({n_folds} folds); the "
+        f"{len(data.split.valid)} validation rows took no part in any choice.",
+        f"{chosen} ({fit.description.split(': ', 1)[-1]}): held-out {metric} "
+        f"{fit.metrics[metric]:.4f} on the validation rows, scored once (90% bootstrap "
+        f"interval {held['ci_low']:.4f} to {held['ci_high']:.4f}); cross-validated "
+        f"{metric} {fit.oof_metrics[metric]:.4f}, +/- {np.std(fit.fold_scores):.4f} from fold "
+        "to fold.",
+    ]
+    if len(singles):
+        best = singles.iloc[0]
+        lines.append(
+            f"Best single model out of fold: {best['model']} ({metric} {best[metric]:.4f})."
+        )
+    if data.task == "regression":
+        lines.append(_target_words(data, fit))
+    return " ".join(lines)
+
+
+def _target_words(data: TabularData, fit: FittedModel) -> str:
+    """How a regression target was learned and what its errors mean."""
+    m = fit.metrics
+    if data.target.log:
+        return (
+            f"The target was learned as log1p({data.target.name}) ({data.target.log_reason}); "
+            f"rmse {m['rmse']:.4g} and mae {m['mae']:.4g} are in the target's units, rmsle "
+            f"{m['rmsle']:.4f} is the rmse of the logs (about a {m['rmsle']:.0%} typical error)."
+        )
+    return f"The target was learned as it is ({data.target.log_reason})."

@@ -92,7 +92,9 @@ class TabularPredictor(Predictor):
         )
 
     def predict_raw(self, x: Any) -> np.ndarray:
-        """Class probabilities (N, C) or values (N,) as float64, rows in input order."""
+        """Class probabilities (N, C) or values (N,) as float64, rows in input order; values
+        in the target's units (a model that learned ``log1p`` of the target is turned back
+        with ``expm1``, as its config's ``target.log`` says)."""
         return self._predict_frame(self._frame(x))
 
     def _predict_frame(self, df: pd.DataFrame) -> np.ndarray:
@@ -103,7 +105,8 @@ class TabularPredictor(Predictor):
         if self.features is not None:
             df = self.features(df)
         cats, conts = self.processor.transform(df)
-        return predict_module(self.model, cats, conts)
+        preds = predict_module(self.model, cats, conts)
+        return self.target.to_original(preds) if self.task == "regression" else preds
 
     # ------------------------------------------------------------------ predictions
     def predict(self, x: Any) -> Any:

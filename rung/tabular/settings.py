@@ -19,9 +19,20 @@ from typing import Any
 
 from rung.utils import closest
 
-__all__ = ["MODEL_NAMES", "parse_models", "model_name", "check_settings"]
+__all__ = [
+    "MODEL_NAMES",
+    "AUTO_MODELS",
+    "AUTO_FOLDS",
+    "parse_models",
+    "model_name",
+    "check_settings",
+    "cv_folds",
+]
 
-MODEL_NAMES = ("linear", "nn", "rf", "gbm", "nn_ensemble", "blend")
+MODEL_NAMES = ("linear", "nn", "rf", "gbm", "lgbm", "nn_ensemble", "blend")
+# models="auto" (the default): these, cross-validated, and the weighted ensemble chosen on them
+AUTO_MODELS = ("linear", "nn", "rf", "gbm", "lgbm")
+AUTO_FOLDS = 5
 _ALIASES = {
     "net": "nn",
     "neural_net": "nn",
@@ -32,10 +43,12 @@ _ALIASES = {
     "boosting": "gbm",
     "hgb": "gbm",
     "gradient_boosting": "gbm",
+    "lightgbm": "lgbm",
     "ensemble": "blend",
 }
 _NEEDS = {"nn_ensemble": ("nn",), "blend": ("nn", "nn_ensemble", "rf")}
-_CHOOSE = f"choose from {list(MODEL_NAMES)} (comma-separated) or 'all'"
+_CHOOSE = f"choose from {list(MODEL_NAMES)} (comma-separated), 'auto' or 'all'"
+_HOLDOUT_ONLY = ("nn_ensemble", "blend")
 
 
 def model_name(raw: str) -> str:
@@ -55,15 +68,20 @@ def model_name(raw: str) -> str:
 
 
 def parse_models(models: str | Sequence[str]) -> list[str]:
-    """Model names from ``"all"``, ``"nn,rf"`` or a list (aliases such as ``forest`` or
-    ``ensemble`` allowed), in training order, with the models an ensemble is made of.
+    """Model names from ``"auto"`` (:data:`AUTO_MODELS`), ``"all"``, ``"nn,rf"`` or a list
+    (aliases such as ``forest`` or ``ensemble`` allowed), in training order, with the models
+    an ensemble is made of.
 
     >>> parse_models(["blend"])
     ['nn', 'rf', 'nn_ensemble', 'blend']
+    >>> parse_models("auto")
+    ['linear', 'nn', 'rf', 'gbm', 'lgbm']
     """
     names = models.split(",") if isinstance(models, str) else list(models)
     if isinstance(models, str) and models.strip().lower() == "all":
         names = list(MODEL_NAMES)
+    if isinstance(models, str) and models.strip().lower() == "auto":
+        names = list(AUTO_MODELS)
     given = [str(m) for m in names if str(m).strip()]
     if not given:
         raise ValueError(f"no models given (models={models!r}); {_CHOOSE}.")
@@ -92,6 +110,19 @@ def _check_number(
         raise ValueError(f"{name} must be {kind}, got {value!r}; e.g. {name}={example}.")
 
 
+def cv_folds(models: str | Sequence[str], folds: int | None) -> int:
+    """Folds of cross-validation: ``folds`` as given, else :data:`AUTO_FOLDS` for
+    ``models="auto"`` and 0 (models scored on the validation rows, the course's way) for
+    models named one by one.
+
+    >>> cv_folds("auto", None), cv_folds("nn,rf", None), cv_folds("nn,rf", 3)
+    (5, 0, 3)
+    """
+    if folds is not None:
+        return folds
+    return AUTO_FOLDS if isinstance(models, str) and models.strip().lower() == "auto" else 0
+
+
 def check_settings(settings: dict[str, Any]) -> None:
     """Refuse settings that make no sense, before any data is read or model trained.
 
@@ -115,6 +146,17 @@ def check_settings(settings: dict[str, Any]) -> None:
         raise ValueError(
             f"export={export!r} is not among the models to train, {list(models)}; export one "
             "of them, or 'best' (the top of the leaderboard)."
+        )
+    folds = settings.get("folds", 0)
+    _check_number("folds", folds, whole=True, low=0, example=5)
+    if folds == 1:
+        raise ValueError("folds must be 0 (no cross-validation) or >= 2, got 1; e.g. folds=5.")
+    both = [m for m in models if m in _HOLDOUT_ONLY]
+    if folds and both:
+        raise ValueError(
+            f"{both} average or blend models scored on the validation rows; with folds={folds} "
+            "the weighted ensemble chosen on out-of-fold predictions takes their place. Leave "
+            "them out, or pass folds=0 (--folds 0)."
         )
     net = settings.get("net") or {}
     _check_number("epochs", net.get("epochs"), whole=True, low=1, example=10, none_ok=True)

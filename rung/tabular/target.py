@@ -12,9 +12,12 @@ import pandas as pd
 from rung.tabular.procs import category_keys
 from rung.tabular.roles import MAX_CARD, MAX_CLASSES, column_role, infer_task
 
-__all__ = ["TabularTarget", "TASKS"]
+__all__ = ["TabularTarget", "TASKS", "TARGET_SKEW", "log_rule"]
 
 TASKS = ("classification", "regression")
+# A regression target with every training value > 0 and skew above this is learned as log1p(y):
+# prices, counts and durations, whose errors matter relative to their size.
+TARGET_SKEW = 0.75
 CLASS_PER_ROW_SHARE = 0.5  # more classes than this share of rows (and > MAX_CARD): not learnable
 
 
@@ -34,7 +37,9 @@ class TabularTarget:
     """What the model predicts: a class among ``classes``, or a number in ``[y_min, y_max]``.
 
     Classification targets encode to int64 codes (``classes[code]`` is the label); regression
-    targets to float32. ``y_min``/``y_max`` come from the training rows (for a ``y_range``).
+    targets to float32. ``y_min``/``y_max`` come from the training rows, in the target's units.
+    ``log``: the models learn ``log1p(y)`` (:func:`log_rule`: skewed positive targets);
+    :meth:`to_original` turns their outputs back into the target's units.
 
     >>> t = TabularTarget.fit(pd.Series(["cat", "dog", "cat"], name="animal"))
     >>> t.task, t.classes, t.encode(pd.Series(["dog", "cat"])).tolist()
@@ -43,6 +48,9 @@ class TabularTarget:
     ['dog', 'dog']
     >>> TabularTarget.fit(pd.Series([1.5, 3.0, 2.0], name="price")).y_range
     (1.5, 3.0)
+    >>> price = TabularTarget.fit(pd.Series([1.5, 2.5, 3.5, 5.5, 99.0], name="price"))
+    >>> price.log, round(float(price.encode(pd.Series([99.0]))[0]), 3), price.to_original([np.log1p(99)])
+    (True, 4.605, array([99.]))
     """
 
     name: str
@@ -51,6 +59,8 @@ class TabularTarget:
     y_min: float | None = None
     y_max: float | None = None
     reason: str = ""
+    log: bool = False
+    log_reason: str = ""
 
     @classmethod
     def fit(
@@ -59,11 +69,13 @@ class TabularTarget:
         train_rows: Sequence[int] | np.ndarray | None = None,
         task: str | None = None,
         max_classes: int = MAX_CLASSES,
+        log: bool | None = None,
     ) -> TabularTarget:
         """Infer (or check) the task from ``y``; classes from all rows, range from ``train_rows``.
 
         Every labelled row's class goes in ``classes`` so validation rows always encode; the
-        range uses only training rows (positions into ``y``; all rows if ``None``).
+        range and the log rule use only training rows (positions into ``y``; all rows if
+        ``None``). ``log``: learn ``log1p(y)`` (regression; ``None``: by :func:`log_rule`).
         """
         if y.isna().any():
             raise ValueError(
@@ -99,7 +111,14 @@ class TabularTarget:
                 f"rows or replace the values."
             )
         train = numbers if train_rows is None else numbers[np.asarray(train_rows)]
-        return cls(str(y.name), task, None, float(train.min()), float(train.max()), reason)
+        use_log, why = log_rule(train) if log is None else (bool(log), "given by log_target=")
+        if use_log and train.min() <= -1:
+            raise ValueError(
+                f"log_target=True needs target values > -1 to take log1p; {y.name!r} has "
+                f"{train.min():g}. Pass log_target=False (--log-target no)."
+            )
+        low, high = float(train.min()), float(train.max())
+        return cls(str(y.name), task, None, low, high, reason, use_log, why)
 
     @property
     def n_out(self) -> int:
@@ -111,10 +130,27 @@ class TabularTarget:
         """``(min, max)`` of the training targets for regression, else ``None``."""
         return None if self.task == "classification" else (self.y_min, self.y_max)
 
+    @property
+    def fit_range(self) -> tuple[float, float] | None:
+        """:attr:`y_range` on the scale the models learn (``log1p`` of it when :attr:`log`)."""
+        if self.task == "classification":
+            return None
+        if self.log:
+            return float(np.log1p(self.y_min)), float(np.log1p(self.y_max))
+        return self.y_min, self.y_max
+
+    def to_original(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Model outputs (regression) back in the target's units: ``expm1`` when :attr:`log`,
+        as they are otherwise; float64."""
+        values = np.asarray(values, dtype=np.float64)
+        return np.expm1(values) if self.log else values
+
     def encode(self, y: pd.Series) -> np.ndarray:
-        """Classification: int64 codes (N,); regression: float32 (N,)."""
+        """Classification: int64 codes (N,); regression: float32 (N,), ``log1p`` when
+        :attr:`log`."""
         if self.task == "regression":
-            return _target_numbers(y).astype(np.float32)
+            numbers = _target_numbers(y)
+            return (np.log1p(numbers) if self.log else numbers).astype(np.float32)
         keys = category_keys(y.reset_index(drop=True))
         codes = pd.Index(category_keys(pd.Series(self.classes, dtype=object))).get_indexer(keys)
         if (codes < 0).any():
@@ -140,12 +176,35 @@ class TabularTarget:
             "y_min": self.y_min,
             "y_max": self.y_max,
             "reason": self.reason,
+            "log": self.log,
+            "log_reason": self.log_reason,
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TabularTarget:
         """Rebuild from :meth:`to_config` output."""
         return cls(**config)
+
+
+def log_rule(y: np.ndarray, threshold: float = TARGET_SKEW) -> tuple[bool, str]:
+    """Whether a regression target should be learned as ``log1p(y)``, and why: every value
+    > 0 and skew above ``threshold`` (a long right tail, as prices, counts and durations
+    have). On that scale a model fits relative errors and a few huge values don't dominate
+    the squared error; predictions come back with ``expm1``.
+
+    >>> log_rule(np.array([1.0, 2.0, 3.0, 5.0, 100.0]))[0], log_rule(np.array([-1.0, 2, 3]))[0]
+    (True, False)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) < 3 or y.min() <= 0:
+        return False, "not every training value is > 0, so the target is learned as it is"
+    skew = float(pd.Series(y).skew())
+    if skew > threshold:
+        return True, (
+            f"every training value is > 0 and the skew is {skew:.2f} > {threshold}: models "
+            "learn log1p(target) (relative errors), predictions are turned back with expm1"
+        )
+    return False, f"skew {skew:.2f} <= {threshold}, so the target is learned as it is"
 
 
 def _sorted_classes(y: pd.Series, values: np.ndarray) -> list[Any]:

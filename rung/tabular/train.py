@@ -5,19 +5,28 @@
 :func:`fit_models` -> :func:`~rung.tabular.leaderboard.leaderboard` -> :func:`pick_export` ->
 :func:`explain_run` -> :func:`export_model` -> :func:`write_run`.
 
-Every model is fitted on the same preprocessed training rows and scored on the same validation
-rows, beside a baseline that always predicts the majority class (or the mean); each score comes
-with a bootstrap interval, and the run's notes say whether the winner's margin is more than
-noise (:mod:`rung.tabular.leaderboard`). The run folder ``<out>/<YYYYmmdd-HHMMSS>-<name>/``
+By default (``models="auto"``) every model is cross-validated on the training rows (5 folds,
+:mod:`rung.tabular.bagging`), the leaderboard ranks them on their out-of-fold predictions, an
+ensemble is chosen and weighted on those predictions (greedy selection with replacement), and
+the validation rows score that ensemble once, at the end: no choice is made on the rows that
+report the score. Models named one by one (``models="nn,rf"`` or ``"all"``, the course's way)
+are fitted on the training rows and scored on the validation rows, beside a baseline that
+always predicts the majority class (or the mean); each score comes with a bootstrap interval,
+and the run's notes say whether the winner's margin is more than noise
+(:mod:`rung.tabular.leaderboard`). The run folder ``<out>/<YYYYmmdd-HHMMSS>-<name>/``
 holds ``config.json``, ``leaderboard.csv``, the net's ``metrics.csv``, ``lr_find.png`` and
 ``loss.png``, importance and partial dependence (CSV and PNG), a writeup, and ``model.rung``:
 the best model (or the one asked for), which predicts in a fresh process with ``rung.load``.
 
-Models (``models=`` names, or ``"all"``):
+Models (``models=`` names, ``"auto"`` or ``"all"``):
 
 - ``linear``: logistic / ridge regression;  ``nn``: the tabular net;
 - ``rf``: random forest;  ``gbm``: gradient boosting (HistGradientBoosting);
-- ``nn_ensemble``: ``n_seeds`` nets averaged;  ``blend``: ``nn_ensemble`` + ``rf``, half each.
+- ``lgbm``: LightGBM, early-stopped on an inner split (:mod:`rung.tabular.boosting`);
+- ``nn_ensemble``: ``n_seeds`` nets averaged;  ``blend``: ``nn_ensemble`` + ``rf``, half each
+  (both scored on the validation rows: not with ``folds``);
+- with ``folds`` (``"auto"``'s default): ``weighted_ensemble``, chosen on out-of-fold
+  predictions.
 """
 
 from __future__ import annotations
@@ -32,13 +41,21 @@ from typing import Any
 import pandas as pd
 
 from rung.report import new_run_dir, record_run, save_json, write_writeup
+from rung.tabular.bagging import cv_baseline, fit_cv, fit_weighted_ensemble, forest_cv, kfold
+from rung.tabular.boosting import fit_lightgbm
 from rung.tabular.classic import fit_boosting, fit_forest, fit_linear
 from rung.tabular.csvfile import read_csv
 from rung.tabular.data import TabularData
 from rung.tabular.features import get_features
 from rung.tabular.fit import FittedModel, baseline, blend, fit_nn, fit_nn_ensemble
-from rung.tabular.leaderboard import leaderboard, main_metric, selection_note
-from rung.tabular.settings import MODEL_NAMES, check_settings, model_name, parse_models
+from rung.tabular.leaderboard import (
+    cv_note,
+    held_out_row,
+    leaderboard,
+    main_metric,
+    selection_note,
+)
+from rung.tabular.settings import MODEL_NAMES, check_settings, cv_folds, model_name, parse_models
 
 __all__ = [
     "train_table",
@@ -79,10 +96,11 @@ class TableRun:
     def summary(self) -> str:
         """The leaderboard as text (every column), what its scores mean, where the model went."""
         shown = self.leaderboard.drop(columns=["description", "scored_on"]).round(4)
+        rows = self.leaderboard["scored_on"].iloc[0]
         lines = [
-            f"{len(self.data.split.valid)} validation rows, target {self.data.target.name!r} "
-            f"({self.data.task}); ci_low/ci_high: 90% bootstrap interval of "
-            f"{main_metric(self.data.task)[0]}",
+            f"scored on {rows}; target {self.data.target.name!r} ({self.data.task}); "
+            f"ci_low/ci_high: 90% bootstrap interval of "
+            f"{main_metric(self.data.task, self.data.target.log)[0]}",
             shown.to_string(index=False),
             self.note,
         ]
@@ -114,8 +132,9 @@ class TableRun:
 def train_table(
     source: str | Path | pd.DataFrame,
     target: str,
-    models: str | Sequence[str] = "all",
+    models: str | Sequence[str] = "auto",
     *,
+    folds: int | None = None,
     valid_pct: float = 0.2,
     seed: int = 42,
     out: str | Path = "runs",
@@ -139,7 +158,10 @@ def train_table(
 
     Args:
         source: a CSV path or a DataFrame. target: the column to predict.
-        models: names from ``MODEL_NAMES`` (a list or ``"nn,rf"``) or ``"all"``.
+        models: ``"auto"`` (cross-validated models and their weighted ensemble), names from
+            ``MODEL_NAMES`` (a list or ``"nn,rf"``) or ``"all"``.
+        folds: cross-validation folds of the training rows (``None``: 5 for ``"auto"``, else
+            0: models fitted on the training rows and scored on the validation rows).
         valid_pct, seed: the random validation split (0.2 and 42 reproduce the course's).
         features: a named feature set to add first (``"titanic"``: the course's Title, Deck,
             Family, Alone, TicketFreq, LogFare); the model file applies it again at predict time.
@@ -159,12 +181,17 @@ def train_table(
     >>> run = train_table(df, "y", models="linear,rf", out=tempfile.mkdtemp(), explain=False)
     >>> list(run.leaderboard["model"])[-1], run.model_path.name
     ('baseline', 'model.rung')
+    >>> run = train_table(df, "y", models="linear,rf", folds=3, out=tempfile.mkdtemp(),
+    ...                   explain=False)
+    >>> run.exported, list(run.leaderboard["model"])[-1]
+    ('weighted_ensemble', 'weighted_ensemble (held out)')
     """
     start = time.perf_counter()
     net = {"layers": layers, "epochs": epochs, "lr": lr, "batch_size": batch_size}
     forest = {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf}
     settings = {
-        "models": parse_models(models), "valid_pct": valid_pct, "seed": seed,
+        "models": parse_models(models), "folds": cv_folds(models, folds),
+        "valid_pct": valid_pct, "seed": seed,
         "features": features, "export": export, "net": net, "n_seeds": n_seeds,
         "forest": forest, "csv": {"encoding": encoding, "sep": sep},
         "data_options": dict(data_options or {}),
@@ -176,9 +203,13 @@ def train_table(
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
     _log(progress, data.summary())
     fits = fit_models(data, settings, path=run_dir, progress=progress)
-    board = leaderboard(fits, data)
+    board = leaderboard(fits, data, on="cv" if settings["folds"] else "valid")
     exported = pick_export(board, export)
-    note = selection_note(board, fits, data, exported)
+    if settings["folds"]:
+        board = held_out_row(board, fits[exported], data)
+        note = cv_note(board, fits, data, exported)
+    else:
+        note = selection_note(board, fits, data, exported)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     plots = write_net_history(fits, run_dir)
     if explain:
@@ -227,33 +258,57 @@ def fit_models(
 ) -> dict[str, FittedModel]:
     """The baseline, then each model of ``settings["models"]`` in order, on the same rows.
 
-    ``settings``: ``models`` (see :func:`parse_models`), ``seed``, ``net`` (:func:`fit_nn`'s
-    layers, epochs, lr, batch_size), ``n_seeds``, ``forest`` (n_estimators, min_samples_leaf).
-    The net's ``lr_find`` plot goes to ``path``."""
-    seed = settings.get("seed", 42)
+    ``settings``: ``models`` (see :func:`parse_models`), ``folds`` (0: fit on the training
+    rows; k: cross-validate each model on k folds of them, then add the weighted ensemble,
+    :mod:`rung.tabular.bagging`), ``seed``, ``net`` (:func:`fit_nn`'s layers, epochs, lr,
+    batch_size), ``n_seeds``, ``forest`` (n_estimators, min_samples_leaf). The net's
+    ``lr_find`` plot goes to ``path``."""
+    seed, n_folds = settings.get("seed", 42), settings.get("folds", 0)
     net, forest = dict(settings.get("net") or {}), dict(settings.get("forest") or {})
-    fits: dict[str, FittedModel] = {"baseline": baseline(data)}
+    folds = kfold(data, n_folds, seed) if n_folds else None
+
+    def nn(fold: TabularData) -> FittedModel:  # lr_find once, on the first fold (or the data)
+        fit = fit_nn(fold, seed=seed, **{**net, "path": None if net.get("lr") else path})
+        net["lr"] = fit.extras["lr"]
+        return fit
+
     fitters = {
-        "linear": lambda: fit_linear(data),
-        "nn": lambda: fit_nn(data, seed=seed, path=path, **net),
-        "rf": lambda: fit_forest(data, seed=seed, **forest),
-        "gbm": lambda: fit_boosting(data, seed=seed),
-        "nn_ensemble": lambda: fit_nn_ensemble(
-            data, settings.get("n_seeds", 5), seed=seed, first=fits["nn"], **{**net, "lr": None}
+        "linear": fit_linear,
+        "nn": nn,
+        "rf": lambda d: fit_forest(d, seed=seed, **forest),
+        "gbm": lambda d: fit_boosting(d, seed=seed),
+        "lgbm": lambda d: fit_lightgbm(d, seed=seed),
+        "nn_ensemble": lambda d: fit_nn_ensemble(
+            d, settings.get("n_seeds", 5), seed=seed, first=fits["nn"], **{**net, "lr": None}
         ),
-        "blend": lambda: blend(data, [fits["nn_ensemble"], fits["rf"]]),
+        "blend": lambda d: blend(d, [fits["nn_ensemble"], fits["rf"]]),
     }
+    fits: dict[str, FittedModel] = {"baseline": baseline(data)}
+    if folds:
+        fits["baseline"] = cv_baseline(fits["baseline"], data, folds)
     for name in settings["models"]:
-        _log(progress, f"fitting {name} ...")
-        fits[name] = fitters[name]()
+        _log(progress, f"fitting {name}" + (f" on {n_folds} folds ..." if folds else " ..."))
+        if not folds:
+            fits[name] = fitters[name](data)
+        elif name == "rf":  # out-of-bag predictions are out-of-fold: one fit is enough
+            fits[name] = forest_cv(fitters[name](data), data, folds)
+        else:
+            fits[name] = fit_cv(name, fitters[name], data, folds)
         _log(progress, f"  {name}: {fits[name].metrics} ({fits[name].seconds:.1f}s)")
+    if folds:
+        trained = {n: f for n, f in fits.items() if n != "baseline"}
+        fits["weighted_ensemble"] = fit_weighted_ensemble(trained, data, folds)
+        _log(progress, f"  weighted_ensemble: {fits['weighted_ensemble'].description}")
     return fits
 
 
 def pick_export(board: pd.DataFrame, export: str = "best") -> str:
-    """The model to export: the top trained model of the leaderboard, or the one named."""
-    trained = [m for m in board["model"] if m != "baseline"]
+    """The model to export: the weighted ensemble when there is one (chosen on out-of-fold
+    predictions), else the top trained model of the leaderboard; or the one named."""
+    trained = [m for m in board["model"] if m != "baseline" and not m.endswith("(held out)")]
     if export == "best":
+        if "weighted_ensemble" in trained:
+            return "weighted_ensemble"
         return trained[0]  # the leaderboard is sorted best first
     name = model_name(export)
     if name not in trained:
@@ -335,7 +390,7 @@ def write_run(
         "kind": "tabular-run",
         "source": source,
         "target": data.target.name,
-        **{k: settings[k] for k in ("models", "valid_pct", "seed", "features")},
+        **{k: settings[k] for k in ("models", "folds", "valid_pct", "seed", "features")},
         "export": fit.name,
         "net": {k: v for k, v in settings["net"].items() if v is not None}
         | {"n_seeds": settings["n_seeds"]},
@@ -349,7 +404,7 @@ def write_run(
         "task": data.task,
         "arch": fit.name,
         "metrics": fit.metrics,
-        "main_metric": main_metric(data.task)[0],
+        "main_metric": main_metric(data.task, data.target.log)[0],
         "duration_s": seconds,
         "notes": note,
     }

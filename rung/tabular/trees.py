@@ -27,7 +27,7 @@ from torch import nn
 
 from rung.models.registry import build_model, register_model
 
-__all__ = ["TreeEnsemble", "from_sklearn", "tree_sizes", "COMBINES"]
+__all__ = ["TreeEnsemble", "from_sklearn", "from_arrays", "tree_sizes", "COMBINES"]
 
 COMBINES = ("mean", "sum")  # forests average their trees; boosting adds them to a baseline
 
@@ -193,36 +193,57 @@ def from_sklearn(est: Any, n_out: int, n_features: int | None = None) -> TreeEns
             "DecisionTree or HistGradientBoosting classifier or regressor."
         )
     n_features = int(est.n_features_in_ if n_features is None else n_features)
+    return from_arrays(trees, baseline, n_features, n_out, combine=combine, output=output)
+
+
+def from_arrays(
+    trees: Sequence[dict[str, Any]],
+    baseline: np.ndarray,
+    n_features: int,
+    n_out: int,
+    combine: str = "sum",
+    output: str = "values",
+) -> TreeEnsemble:
+    """A :class:`TreeEnsemble` from per-tree arrays (each a dict of ``left``, ``right`` (local
+    child indices, -1 at leaves), ``feature``, ``threshold`` (go left when ``x <= threshold``),
+    ``value`` (n_nodes, n_out) and ``depth``), as any tree library's export can give them.
+
+    >>> tree = {"left": [1, -1, -1], "right": [2, -1, -1], "feature": [0, 0, 0],
+    ...         "threshold": [0.5, 0, 0], "value": [[0.0], [1.0], [2.0]], "depth": 1}
+    >>> m = from_arrays([tree], np.zeros(1), n_features=1, n_out=1)
+    >>> m(torch.zeros(2, 0, dtype=torch.long), torch.tensor([[0.0], [1.0]])).tolist()
+    [[1.0], [2.0]]
+    """
     sizes = [len(t["left"]) for t in trees]
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     model = build_model(
         "tabular_trees",
         n_nodes=int(sum(sizes)),
         n_trees=len(trees),
-        n_features=n_features,
+        n_features=int(n_features),
         n_out=n_out,
         max_depth=max(int(t["depth"]) for t in trees),
         combine=combine,
         output=output,
     )
 
-    def joined(key: str, shift: bool = False) -> torch.Tensor:
+    def joined(key: str, dtype: Any, shift: bool = False) -> torch.Tensor:
         parts = []
         for t, offset in zip(trees, offsets):
-            a = np.asarray(t[key])
+            a = np.asarray(t[key], dtype=dtype)
             if shift:  # local child index -> global; leaves stay -1
                 a = np.where(a >= 0, a + offset, -1)
             parts.append(a)
         return torch.from_numpy(np.concatenate(parts))
 
     with torch.no_grad():
-        model.left.copy_(joined("left", shift=True))
-        model.right.copy_(joined("right", shift=True))
-        model.feature.copy_(joined("feature").clamp_min(0))  # leaves say -2: any column will do
-        model.threshold.copy_(joined("threshold"))
-        model.value.copy_(joined("value"))
+        model.left.copy_(joined("left", np.int64, shift=True))
+        model.right.copy_(joined("right", np.int64, shift=True))
+        model.feature.copy_(joined("feature", np.int64).clamp_min(0))  # leaves: any column
+        model.threshold.copy_(joined("threshold", np.float64))
+        model.value.copy_(joined("value", np.float64))
         model.roots.copy_(torch.from_numpy(offsets))
-        model.baseline.copy_(torch.from_numpy(baseline))
+        model.baseline.copy_(torch.from_numpy(np.asarray(baseline, dtype=np.float64)))
     return model.eval()
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.ensemble import (
@@ -214,3 +215,16 @@ def test_ensemble_averages_member_probabilities_with_weights():
     assert model_spec(nested)["kwargs"]["members"][0]["name"] == "tabular_ensemble"
     with pytest.raises(ValueError, match="2 weights for 1 ensemble members"):
         build_model("tabular_ensemble", members=[model_spec(net)], weights=[1, 1])
+
+
+def test_the_forest_tries_half_the_columns_for_regression_and_sqrt_for_classes(
+    california, titanic_dir
+):
+    from rung.tabular.classic import fit_forest
+    from rung.tabular.data import TabularData
+
+    houses = TabularData.from_df(california, "median_house_value")
+    fit = fit_forest(houses, n_estimators=10, n_jobs=1)
+    assert fit.extras["estimator"].max_features == 0.5 and "max_features=0.5" in fit.description
+    titanic = TabularData.from_df(pd.read_csv(titanic_dir / "train.csv"), "Survived")
+    assert fit_forest(titanic, n_estimators=10, n_jobs=1).extras["estimator"].max_features == "sqrt"

@@ -86,3 +86,37 @@ def test_the_cli_can_say_the_task(titanic_dir, tmp_path, capsys):
     assert "(--task regression)" in capsys.readouterr().err
     assert main([*argv, "--target", "PassengerId", "--task", "regression"]) == 0
     assert '"task": "regression"' in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the log scale
+def test_a_skewed_positive_target_is_learned_on_the_log_scale(california):
+    data = TabularData.from_df(california, "median_house_value")
+    assert data.target.log and data.target.fit_range[1] < 14  # log1p(500,001) = 13.1
+    raw = california["median_house_value"].to_numpy()[data.split.train]
+    np.testing.assert_allclose(data.ys("train"), np.log1p(raw), rtol=1e-6)
+    assert data.y_range == (raw.min(), raw.max())  # the range stays in dollars
+    assert any(n.startswith("target scale: log1p (every training value is > 0 and the skew is")
+               for n in data.notes)  # fmt: skip
+    plain = TabularData.from_df(california, "median_house_value", log_target=False)
+    assert not plain.target.log and plain.ys("train")[0] == raw[0]
+
+
+def test_a_target_with_zeros_or_little_skew_stays_as_it_is(titanic):
+    fare = TabularData.from_df(titanic, "Fare")  # skew 4.8, but free tickets cost 0
+    assert not fare.target.log and "not every training value is > 0" in fare.target.log_reason
+    age = TabularData.from_df(titanic.dropna(subset=["Age"]), "Age")  # positive, skew 0.4
+    assert not age.target.log and "skew 0.3" in age.target.log_reason
+    with pytest.raises(ValueError, match=r"log_target=True needs target values > -1"):
+        TabularData.from_df(titanic.assign(Fare=titanic["Fare"] - 10), "Fare", log_target=True)
+
+
+def test_log_scale_scores_are_in_the_targets_units_plus_rmsle(california):
+    from rung.tabular.fit import score
+
+    data = TabularData.from_df(california, "median_house_value")
+    truth = california["median_house_value"].to_numpy()[data.split.valid]
+    guess = truth * 1.1  # 10% too high everywhere
+    metrics = score(data, np.log1p(guess))
+    assert metrics["rmse"] == pytest.approx(np.sqrt(((0.1 * truth) ** 2).mean()), rel=1e-5)
+    assert metrics["mae"] == pytest.approx(np.abs(0.1 * truth).mean(), rel=1e-5)
+    assert metrics["rmsle"] == pytest.approx(np.log(1.1), abs=2e-3)  # ~ the relative error

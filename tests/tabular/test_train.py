@@ -46,7 +46,9 @@ def run(titanic_dir, tmp_path_factory):
 @pytest.mark.slow
 def test_titanic_leaderboard_reaches_the_course_figures(run):
     board = run.leaderboard.set_index("model")
-    assert set(board.index) == {"baseline", "linear", "nn", "rf", "gbm", "nn_ensemble", "blend"}
+    assert set(board.index) == {
+        "baseline", "linear", "nn", "rf", "gbm", "lgbm", "nn_ensemble", "blend"
+    }  # fmt: skip
     acc = board["accuracy"]
     assert acc["nn"] >= 0.82, acc  # the course's nets: 0.8258
     assert acc["rf"] >= 0.82, acc
@@ -96,7 +98,7 @@ def test_run_folder_holds_config_history_plots_and_model(run):
         assert (run.run_dir / png).read_bytes()[:4] == b"\x89PNG"
     result = json.loads(json.dumps(run.to_dict()))  # JSON-ready for the CLI
     assert result["model_path"] == str(run.model_path) and result["exported"] == run.exported
-    assert result["metrics"]["accuracy"] >= 0.83 and len(result["leaderboard"]) == 7
+    assert result["metrics"]["accuracy"] >= 0.83 and len(result["leaderboard"]) == 8
 
 
 @pytest.mark.slow
@@ -219,7 +221,9 @@ def test_export_a_chosen_model_and_regression(titanic, tmp_path):
 
 
 def test_model_names_and_aliases():
-    assert parse_models("all") == ["linear", "nn", "rf", "gbm", "nn_ensemble", "blend"]
+    assert parse_models("all") == ["linear", "nn", "rf", "gbm", "lgbm", "nn_ensemble", "blend"]
+    assert parse_models("auto") == ["linear", "nn", "rf", "gbm", "lgbm"]
+    assert parse_models("LightGBM") == ["lgbm"]
     assert parse_models("forest, boosting") == ["rf", "gbm"]
     assert parse_models("ensemble") == ["nn", "rf", "nn_ensemble", "blend"]
     with pytest.raises(ValueError, match="unknown model 'forrest'.*did you mean 'forest'"):

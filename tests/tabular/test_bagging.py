@@ -1,0 +1,113 @@
+"""Models chosen without flattery: cross-validated on the training rows, an ensemble selected on
+their out-of-fold predictions, the validation rows scoring the choice once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rung
+from rung.tabular.bagging import fit_cv, forest_cv, greedy_ensemble, kfold
+from rung.tabular.classic import fit_forest, fit_linear
+from rung.tabular.data import TabularData
+from rung.tabular.train import train_table
+
+
+@pytest.fixture(scope="module")
+def titanic(titanic_dir) -> pd.DataFrame:
+    return pd.read_csv(titanic_dir / "train.csv")
+
+
+@pytest.fixture(scope="module")
+def data(titanic) -> TabularData:
+    return TabularData.from_df(titanic, "Survived")
+
+
+@pytest.fixture(scope="module")
+def run(titanic, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return train_table(titanic, "Survived", models="linear,rf", folds=3, out=out, explain=False)
+
+
+def test_folds_hold_out_every_training_row_once_with_the_same_class_shares(data):
+    folds = kfold(data, k=5, seed=0)
+    held = np.concatenate([h for _, h in folds])
+    assert sorted(held) == list(range(713))
+    y = data.ys("train")
+    shares = [y[h].mean() for _, h in folds]
+    assert max(shares) - min(shares) < 0.01, shares  # stratified: 0.38 survived in each
+    for fit_rows, h in folds:
+        assert not set(fit_rows) & set(h) and len(fit_rows) + len(h) == 713
+
+
+def test_out_of_fold_predictions_come_from_the_model_that_did_not_see_the_row(data):
+    folds = kfold(data, k=4)
+    fit = fit_cv("linear", fit_linear, data, folds)
+    members = fit.extras["members"]
+    for member, (fit_rows, held) in zip(members, folds):
+        np.testing.assert_array_equal(fit.oof_preds[held], member.valid_preds)
+        assert len(member.valid_preds) == len(held) and len(fit_rows) + len(held) == 713
+    assert len(fit.fold_scores) == 4 and 0.7 < fit.oof_metrics["accuracy"] < 0.9
+    assert fit.valid_preds.shape == (178, 2)  # the 4 fold models averaged, on valid rows
+
+
+def test_a_forests_out_of_bag_predictions_are_its_out_of_fold_ones(data):
+    fit = forest_cv(fit_forest(data, n_jobs=1), data, kfold(data, k=5))
+    est = fit.extras["estimator"]
+    np.testing.assert_allclose(fit.oof_preds, est.oob_decision_function_)
+    assert fit.oof_metrics["accuracy"] == pytest.approx(est.oob_score_)
+
+
+def test_greedy_selection_beats_the_best_single_model_out_of_fold(data):
+    folds = kfold(data, k=4)
+    fits = {
+        "linear": fit_cv("linear", fit_linear, data, folds),
+        "rf": forest_cv(fit_forest(data, n_jobs=1), data, folds),
+    }
+    weights = greedy_ensemble({n: f.oof_preds for n, f in fits.items()}, data, rounds=20)
+    assert sum(weights.values()) == 20 and set(weights) == {"linear", "rf"}
+    y = data.ys("train")
+
+    def loss(p):
+        return -np.log(p[np.arange(len(y)), y]).mean()
+
+    mix = sum(w * fits[n].oof_preds for n, w in weights.items()) / 20
+    assert loss(mix) < min(loss(f.oof_preds) for f in fits.values())
+
+
+def test_the_leaderboard_says_its_rows_and_the_choice_is_scored_once(run):
+    board = run.leaderboard
+    assert run.exported == "weighted_ensemble"
+    cv_rows = board.iloc[:-1]
+    assert (cv_rows["scored_on"] == "cv: out-of-fold, 3 folds of 713 training rows").all()
+    held = board.iloc[-1]
+    assert held["model"] == "weighted_ensemble (held out)"
+    assert held["scored_on"].startswith("valid: 178 rows, held out, scored once")
+    assert held["accuracy"] == run.metrics["accuracy"] and held["cv_std"] > 0
+    assert (cv_rows["cv_std"].drop(cv_rows.index[cv_rows["model"] == "baseline"]) > 0).all()
+    assert "the 178 validation rows took no part in any choice" in run.note
+    assert "held-out accuracy" in run.note and "from fold to fold" in run.note
+    probs = rung.load(run.model_path).predict_proba(run.data.df)[run.data.split.valid]
+    np.testing.assert_array_equal(probs, run.fits["weighted_ensemble"].valid_preds)
+
+
+def test_the_validation_rows_take_no_part_in_the_choice(titanic, run, tmp_path):
+    flipped = titanic.copy()
+    valid = run.data.split.valid
+    flipped.loc[flipped.index[valid], "Survived"] = 1 - flipped["Survived"].iloc[valid]
+    again = train_table(flipped, "Survived", models="linear,rf", folds=3, out=tmp_path,
+                        explain=False)  # fmt: skip
+    assert (again.data.split.valid == valid).all()
+    ens, ens2 = run.fits["weighted_ensemble"], again.fits["weighted_ensemble"]
+    assert ens.extras["weights"] == ens2.extras["weights"]
+    pd.testing.assert_frame_equal(run.leaderboard.iloc[:-1].drop(columns="seconds"),
+                                  again.leaderboard.iloc[:-1].drop(columns="seconds"))  # fmt: skip
+    assert again.metrics["accuracy"] == pytest.approx(1 - run.metrics["accuracy"])
+
+
+def test_models_scored_on_validation_rows_cant_be_mixed_with_folds(titanic, tmp_path):
+    with pytest.raises(ValueError, match=r"\['nn_ensemble', 'blend'\].*--folds 0"):
+        train_table(titanic, "Survived", models="blend", folds=5, out=tmp_path)
+    with pytest.raises(ValueError, match="folds must be 0 .* or >= 2, got 1"):
+        train_table(titanic, "Survived", models="rf", folds=1, out=tmp_path)
