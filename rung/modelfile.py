@@ -9,7 +9,12 @@ A model file is one zip holding exactly two members:
 
 Loading reads JSON and raw tensors, rebuilds the module through ``rung.models.registry`` and
 loads the weights with ``strict=True``. It never unpickles and never runs code from the file, so
-it needs no training code and a file from a stranger is as safe as its JSON.
+it needs no training code. Nor does it trust what the file declares: it reads only regular files
+of at most ``MAX_FILE_BYTES``, zips of exactly the two members, a ``config.json`` of at most
+``MAX_CONFIG_BYTES`` nested at most ``MAX_JSON_DEPTH`` deep, weights that inflate at most
+``MAX_INFLATION`` times; it builds the declared model on the meta device and compares it with the
+tensors the weights' header declares before allocating anything (:mod:`rung.models.meta`), and
+refuses weights holding NaN or infinity. Each refusal is one :class:`ModelFileError`.
 
 >>> import tempfile, torch
 >>> from rung.models.registry import build_model
@@ -25,10 +30,13 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -40,16 +48,34 @@ from rung.models.registry import (
     rebuild_model,
     unwrap_model,
 )
+from rung.models.untrusted import (
+    Refused,
+    capped_member,
+    guess_format,
+    guess_zip,
+    odd_member_names,
+    open_regular_file,
+    read_exactly,
+    read_member,
+    strict_json,
+    zip_entries,
+)
 from rung.utils import atomic_write
 
 if TYPE_CHECKING:  # torch loads only when a file is written or read
     import torch
     from torch import nn
 
+    from rung.models.weights import Header
+
 __all__ = [
     "FORMAT_VERSION",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
+    "MAX_FILE_BYTES",
+    "MAX_CONFIG_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_INFLATION",
     "ModelFileError",
     "save_model_file",
     "read_model_file",
@@ -60,9 +86,18 @@ __all__ = [
 FORMAT_VERSION = 1  # bump when a reader of the old format could misread the new one
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+# Limits on what a file may make this process read or build (generous, but finite)
+MAX_FILE_BYTES = 64 * 2**30
+MAX_CONFIG_BYTES = 64 * 2**20  # a million category names, or a big tokenizer.json, fit
+MAX_JSON_DEPTH = 64  # a config is a few levels deep; nested ensembles a few more
+MAX_INFLATION = 32  # rung stores weights uncompressed; floats deflate about 1.1x
+_MAX_MEMBERS = 1000  # beyond this the zip's directory is not even read
 _RESERVED = ("format_version", "rung_version", "model")
 _HOW_TO_MAKE = "rung writes model files with rung.modelfile.save_model_file (or `rung train`)"
-_MAX_LISTED = 5  # how many missing/unexpected/mismatched keys an error names
+_DAMAGED_FIX = "The file is damaged or was not written by rung; export the model again."
+_EXPORT_AGAIN = (
+    "Export it again from the trained model with rung (`rung train`, or Learner.export)."
+)
 
 
 class ModelFileError(ValueError):
@@ -126,8 +161,10 @@ def save_model_file(
         "model": json_ready(dict(spec), "the model spec"),
         **json_ready(config, "config"),
     }
+    from rung.models.weights import serialize
+
     config_bytes = json.dumps(full_config, indent=2, allow_nan=False).encode("utf-8")
-    weights_bytes = _serialize_state(unwrap_model(model).state_dict())
+    weights_bytes = serialize(unwrap_model(model).state_dict())
 
     def write(f: IO[bytes]) -> None:
         with zipfile.ZipFile(f, "w") as zf:
@@ -148,8 +185,9 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     >>> read_model_config(path)["model"]["kwargs"]
     {'n_in': 2, 'n_out': 1}
     """
-    with _open_zip(Path(path)) as zf:
-        return _read_config(Path(path), zf)
+    path = Path(path)
+    with _open_zip(path) as zf:
+        return _read_config(path, zf)
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -163,22 +201,15 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     >>> sorted(state), tuple(state["0.weight"].shape)
     (['0.bias', '0.weight', '2.bias', '2.weight'], (3, 2))
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
-
     path = Path(path)
     with _open_zip(path) as zf:
         config = _read_config(path, zf)
-        payload = _read_member(path, zf, WEIGHTS_NAME)
-    try:
-        state = load_safetensors(payload)
-    except SafetensorError as e:
-        raise ModelFileError(
-            path,
-            f"its {WEIGHTS_NAME} is not valid safetensors ({e}){_guess_format(payload)}.",
-            f"rung loads nothing else; export the model again with rung. {_HOW_TO_MAKE}.",
-        ) from e
-    return config, state
+        with _open_weights(path, zf) as (header, read_data):
+            data = read_data()
+    from rung.models.weights import finite_tensors
+
+    with _refusals(path):
+        return config, finite_tensors(data, header)
 
 
 def load_model_file(
@@ -186,7 +217,10 @@ def load_model_file(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model of a model file through the registry and load its weights strictly.
 
-    Returns ``(model, config)`` with the model in eval mode on ``device``.
+    Returns ``(model, config)`` with the model in eval mode on ``device``. What the file
+    declares is checked before it is allocated: the model is first built on the meta device
+    (shapes, no memory) and compared with the tensors in the weights' header; only a model
+    that fits the weights the file really holds is read and built for real.
 
     >>> import tempfile
     >>> from rung.models.registry import build_model
@@ -195,10 +229,183 @@ def load_model_file(
     >>> model.training, config["model"]["name"]
     (False, 'mlp')
     """
+    from rung.models.meta import build_declared, build_for_real
+    from rung.models.weights import finite_tensors
+
     path = Path(path)
-    config, state = read_model_file(path)
+    with _open_zip(path) as zf:
+        config = _read_config(path, zf)
+        build = functools.partial(rebuild_model, config["model"])
+        with _open_weights(path, zf) as (header, read_data):
+            with _refusals(path, _EXPORT_AGAIN), _spec_errors(path, config["model"]):
+                checked = build_declared(build, header)  # before reading the data
+            data = read_data()
+    with _refusals(path):
+        state = finite_tensors(data, header)  # views of data: no second copy
+    with _spec_errors(path, config["model"]):
+        model = build_for_real(build, checked)
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval(), config
+
+
+@contextlib.contextmanager
+def _refusals(path: Path, fix: str = "", member: str = "") -> Iterator[None]:
+    """Report what the untrusted-input checks refuse as this file's ModelFileError; what a
+    damaged member raises (a CRC mismatch, a cut-off stream, bad deflate data, an unknown
+    compression method) too."""
     try:
-        model = rebuild_model(config["model"])
+        yield
+    except Refused as e:
+        raise ModelFileError(path, e.problem, e.fix or fix or _DAMAGED_FIX) from None
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, zlib.error) as e:
+        what = f"its {member}" if member else "it"
+        raise ModelFileError(
+            path, f"{what} can't be read: {e}.", "Copy the file again, or export it again."
+        ) from e
+
+
+@contextlib.contextmanager
+def _open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The model file as a zip, once it is known to be a regular file of a sane size whose
+    directory lists the two members and nothing path-like."""
+    where = f"Give a model file, e.g. runs/<run>/model.rung; {_HOW_TO_MAKE}."
+    with _refusals(path, where):
+        f = open_regular_file(path, MAX_FILE_BYTES, what="model file")
+    with f:
+        head = f.read(64)
+        with _refusals(path):
+            entries = zip_entries(f)
+        if entries is not None and entries > _MAX_MEMBERS:
+            raise ModelFileError(
+                path,
+                f"not a rung model file: the zip holds {entries:,} members; a model file holds 2 "
+                f"({WEIGHTS_NAME} and {CONFIG_NAME}).",
+                f"{_HOW_TO_MAKE}.",
+            )
+        try:
+            zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            if head.startswith(b"PK\x03\x04"):
+                raise ModelFileError(
+                    path,
+                    "the zip is truncated or damaged (its directory at the end is missing).",
+                    "Was a copy or download interrupted? Copy the file again, or export it again.",
+                ) from e
+            raise ModelFileError(
+                path,
+                f"not a rung model file: not a zip archive{guess_format(head)}.",
+                f"A .rung file is a zip of {WEIGHTS_NAME} + {CONFIG_NAME}; {_HOW_TO_MAKE}.",
+            ) from e
+        with zf:
+            _check_names(path, zf.namelist())
+            yield zf
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    missing = [name for name in (WEIGHTS_NAME, CONFIG_NAME) if name not in names]
+    if missing:
+        raise ModelFileError(
+            path,
+            f"not a rung model file: the zip lacks {missing}{guess_zip(set(names))}.",
+            f"rung never unpickles files (that can run code); {_HOW_TO_MAKE}.",
+        )
+    odd = odd_member_names(names)
+    if odd:
+        raise ModelFileError(
+            path,
+            f"its zip has path-like member names {[n[:80] for n in odd[:3]]}; a model file "
+            f"holds only {WEIGHTS_NAME} and {CONFIG_NAME}.",
+            "rung extracts nothing, but rung never wrote this file; don't use it.",
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ModelFileError(path, f"its zip holds {twice} twice: which one counts?", _DAMAGED_FIX)
+
+
+def _read_config(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
+    with _refusals(path, member=CONFIG_NAME):
+        raw = read_member(zf, capped_member(zf, CONFIG_NAME, MAX_CONFIG_BYTES))
+    with _refusals(path, "Export the model again."):
+        config = strict_json(raw, MAX_JSON_DEPTH, what=f"its {CONFIG_NAME}")
+    if not isinstance(config, dict):
+        raise ModelFileError(
+            path, f"its {CONFIG_NAME} holds a {type(config).__name__}, not a JSON object."
+        )
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(
+            path,
+            f"its {CONFIG_NAME} has format_version {str(version)[:50]}, which no rung writes.",
+            f"{_HOW_TO_MAKE}; this rung reads format versions 1 to {FORMAT_VERSION}.",
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            path,
+            f"made by a newer rung (format version {version}, by rung "
+            f"{str(config.get('rung_version', '?'))[:50]}); this rung {rung.__version__} reads "
+            f"format versions up to {FORMAT_VERSION}.",
+            "Upgrade with: pip install -U rung",
+        )
+    if version < 1:
+        raise ModelFileError(
+            path, f"unknown format_version {version}; rung's model files start at version 1."
+        )
+    others = [n for n in zf.namelist() if n not in (WEIGHTS_NAME, CONFIG_NAME)]
+    if others:  # checked after the version: a newer format may add members
+        raise ModelFileError(
+            path,
+            f"its zip holds unexpected members {others[:5]}; a model file of format version "
+            f"{version} holds only {WEIGHTS_NAME} and {CONFIG_NAME}.",
+            _DAMAGED_FIX,
+        )
+    spec = config.get("model")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise ModelFileError(
+            path,
+            f"its {CONFIG_NAME} has no model spec ('model': {{'name': ..., 'kwargs': ...}}), "
+            f"got {str(spec)[:200]}.",
+            "Export the model again with rung.",
+        )
+    return config
+
+
+@contextlib.contextmanager
+def _open_weights(
+    path: Path, zf: zipfile.ZipFile
+) -> Iterator[tuple[Header, Callable[[], bytearray]]]:
+    """``(header, read_data)``: the weights' header, read alone and checked, and a function
+    that reads the data after it into one buffer, stopping at the declared size."""
+    from rung.models.weights import WeightsError, read_header
+
+    with _refusals(path, member=WEIGHTS_NAME):
+        info = capped_member(zf, WEIGHTS_NAME, MAX_FILE_BYTES, MAX_INFLATION)
+        f = zf.open(info)
+    with f:
+        try:
+            with _refusals(path, member=WEIGHTS_NAME):
+                header = read_header(f.read, info.file_size)
+        except WeightsError as e:
+            f.seek(0)
+            raise ModelFileError(
+                path,
+                f"its {WEIGHTS_NAME} is not valid safetensors ({e}){guess_format(f.read(64))}.",
+                f"rung loads nothing else; export the model again with rung. {_HOW_TO_MAKE}.",
+            ) from e
+
+        def read_data() -> bytearray:
+            with _refusals(path, member=WEIGHTS_NAME):
+                return read_exactly(f, header.data_bytes, WEIGHTS_NAME)
+
+        yield header, read_data
+
+
+@contextlib.contextmanager
+def _spec_errors(path: Path, spec: dict[str, Any]) -> Iterator[None]:
+    """The spec's own faults as ModelFileErrors; the builder's other errors pass."""
+    try:
+        yield
+    except Refused:
+        raise
     except UnknownModelError as e:
         raise ModelFileError(
             path,
@@ -208,179 +415,6 @@ def load_model_file(
     except (TypeError, ValueError) as e:
         raise ModelFileError(
             path,
-            f"its model spec {config['model']} doesn't build here: {e}",
-            "The file may come from another version of rung; try the version that wrote it "
-            f"(rung {config.get('rung_version', '?')}).",
+            f"its model spec {str(spec)[:300]} doesn't build here: {e}",
+            "The file may come from another version of rung; try the version that wrote it.",
         ) from e
-    _check_state_fits(path, model.state_dict(), state)
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval(), config
-
-
-def _serialize_state(state: Mapping[str, Any]) -> bytes:
-    """safetensors bytes of a state dict. safetensors refuses tensors that share memory (tied
-    weights, views of one buffer) or aren't contiguous, so those are copied first."""
-    import torch
-    from safetensors.torch import save as save_safetensors
-
-    tensors: dict[str, torch.Tensor] = {}
-    seen_storages: set[int] = set()
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            raise ValueError(
-                f"state_dict entry {key!r} is a {type(value).__name__}, not a tensor; a model "
-                "file holds tensors only. Keep such state in the config instead."
-            )
-        tensor = value.detach().cpu()
-        storage = tensor.untyped_storage().data_ptr()
-        if storage in seen_storages or not tensor.is_contiguous():
-            tensor = tensor.clone(memory_format=torch.contiguous_format)
-        elif storage != 0:  # empty tensors all report storage 0 and never conflict
-            seen_storages.add(storage)
-        tensors[key] = tensor
-    return save_safetensors(tensors, metadata={"format": "pt"})
-
-
-def _open_zip(path: Path) -> zipfile.ZipFile:
-    if not path.exists():
-        raise ModelFileError(
-            path, "no such file.", f"Check the path; {_HOW_TO_MAKE}, e.g. runs/<run>/model.rung."
-        )
-    if path.is_dir():
-        raise ModelFileError(path, "this is a folder, not a model file.", "Give the .rung file.")
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if not head:
-        raise ModelFileError(path, "the file is empty.", "Export the model again.")
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as e:
-        if head.startswith(b"PK\x03\x04"):
-            raise ModelFileError(
-                path,
-                "the zip is truncated or damaged (its directory at the end is missing).",
-                "Was a copy or download interrupted? Copy the file again, or export it again.",
-            ) from e
-        raise ModelFileError(
-            path,
-            f"not a rung model file: not a zip archive{_guess_format(head)}.",
-            f"A .rung file is a zip of {WEIGHTS_NAME} + {CONFIG_NAME}; {_HOW_TO_MAKE}.",
-        ) from e
-    names = set(zf.namelist())
-    missing = [name for name in (WEIGHTS_NAME, CONFIG_NAME) if name not in names]
-    if missing:
-        zf.close()
-        raise ModelFileError(
-            path,
-            f"not a rung model file: the zip lacks {missing}{_guess_zip(names)}.",
-            f"rung never unpickles files (that can run code); {_HOW_TO_MAKE}.",
-        )
-    return zf
-
-
-def _read_member(path: Path, zf: zipfile.ZipFile, name: str) -> bytes:
-    try:
-        return zf.read(name)
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as e:
-        # a CRC mismatch, a cut-off member, an unsupported compression method
-        raise ModelFileError(
-            path, f"its {name} can't be read: {e}.", "Copy the file again, or export it again."
-        ) from e
-
-
-def _read_config(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
-    raw = _read_member(path, zf, CONFIG_NAME)
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(
-            path, f"its {CONFIG_NAME} is not valid JSON ({e}).", "Export the model again."
-        ) from e
-    if not isinstance(config, dict):
-        raise ModelFileError(
-            path, f"its {CONFIG_NAME} holds a {type(config).__name__}, not a JSON object."
-        )
-    version = config.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(
-            path,
-            f"its {CONFIG_NAME} has format_version {version!r}, which no rung writes.",
-            f"{_HOW_TO_MAKE}; this rung reads format versions 1 to {FORMAT_VERSION}.",
-        )
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            path,
-            f"made by a newer rung (format version {version}, by rung "
-            f"{config.get('rung_version', '?')}); this rung {rung.__version__} reads format "
-            f"versions up to {FORMAT_VERSION}.",
-            "Upgrade with: pip install -U rung",
-        )
-    if version < 1:
-        raise ModelFileError(
-            path, f"unknown format_version {version}; rung's model files start at version 1."
-        )
-    spec = config.get("model")
-    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise ModelFileError(
-            path,
-            f"its {CONFIG_NAME} has no model spec ('model': {{'name': ..., 'kwargs': ...}}), "
-            f"got {spec!r}.",
-            "Export the model again with rung.",
-        )
-    return config
-
-
-def _check_state_fits(
-    path: Path, expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]
-) -> None:
-    """Raise a ModelFileError naming missing, unexpected and wrongly shaped tensors."""
-    missing = [key for key in expected if key not in found]
-    unexpected = sorted((key for key in found if key not in expected), key=_natural_order)
-    shapes = [
-        f"{key}: file {tuple(found[key].shape)} vs model {tuple(expected[key].shape)}"
-        for key in expected
-        if key in found and found[key].shape != expected[key].shape
-    ]
-    problems = [
-        f"{len(items)} {what} ({', '.join(items[:_MAX_LISTED])}"
-        + (", ..." if len(items) > _MAX_LISTED else "")
-        + ")"
-        for what, items in (
-            ("missing keys", missing),
-            ("unexpected keys", unexpected),
-            ("shape mismatches", shapes),
-        )
-        if items
-    ]
-    if problems:
-        raise ModelFileError(
-            path,
-            "its weights don't fit the model its config describes: " + "; ".join(problems) + ".",
-            "The file was edited or written by code that changed the model after building it; "
-            "export it again from the trained model.",
-        )
-
-
-def _natural_order(key: str) -> list[tuple[int, int | str]]:
-    """Sort key that puts "layers.2.weight" before "layers.10.weight"."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in key.split(".")]
-
-
-def _guess_format(head: bytes) -> str:
-    """A hint at what some bytes are, for error messages. Looks at bytes only, loads nothing."""
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return " (it looks like a Python pickle, which rung never loads: unpickling runs code)"
-    if head.startswith(b"PK"):
-        return " (it looks like a zip, e.g. a torch.save checkpoint, which rung never loads)"
-    if head[8:9] == b"{":
-        return " (it looks like a bare safetensors file)"
-    return ""
-
-
-def _guess_zip(names: set[str]) -> str:
-    if any(name.endswith("data.pkl") for name in names):
-        return (
-            " (it looks like a PyTorch checkpoint from torch.save, such as a .pt file or "
-            "fastai's learn.export() .pkl)"
-        )
-    return ""
