@@ -76,6 +76,9 @@ def _entry_point_kinds() -> dict[str, tuple[str, str, str]]:
 
 
 _TASKS = ("classification", "regression")
+# what a config's input_dtype may name (looked up in this list, never with getattr on torch)
+_INPUT_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
+                 "uint8", "bool")  # fmt: skip
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Predictor:
@@ -99,6 +102,10 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Predict
             path,
             "its config has no 'kind', so rung doesn't know how to predict with it.",
             f"Save it with a kind in the config: one of {list(known)}.",
+        )
+    if not isinstance(kind, str):
+        raise ModelFileError(
+            path, f"its kind {str(kind)[:80]} is not a string.", f"Use one of {list(known)}."
         )
     if kind not in known:
         close = difflib.get_close_matches(str(kind), known, n=1)
@@ -218,9 +225,7 @@ class TensorPredictor(Predictor):
                 f"its task is {self.task!r}; a tensor model predicts one of {list(_TASKS)}.",
                 "Save it with config={'task': ...}.",
             )
-        y_range = config.get("y_range")
-        if y_range is not None and (len(y_range) != 2 or y_range[0] > y_range[1]):
-            raise ModelFileError(where, f"its y_range {y_range} is not [low, high].")
+        _check_config_values(config, where)
         shape = config.get("input_shape")
         self.input_shape = tuple(shape) if shape is not None else None
         self.input_dtype = self._input_dtype(config.get("input_dtype"), where)
@@ -337,10 +342,13 @@ class TensorPredictor(Predictor):
         if name is None:
             param = next(iter(self.model.parameters()), None)
             return param.dtype if param is not None and param.is_floating_point() else torch.float32
-        dtype = getattr(torch, str(name), None)
-        if not isinstance(dtype, torch.dtype):
-            raise ModelFileError(where, f"its input_dtype {name!r} is not a torch dtype name.")
-        return dtype
+        if name not in _INPUT_DTYPES:
+            raise ModelFileError(
+                where,
+                f"its input_dtype {str(name)[:80]!r} is not a torch dtype name.",
+                f"Use one of {list(_INPUT_DTYPES)}.",
+            )
+        return getattr(torch, name)
 
     def _classes(self, logits: torch.Tensor) -> ClassPredictions:
         import torch
@@ -361,6 +369,37 @@ class TensorPredictor(Predictor):
         indices = probs.argmax(dim=1).numpy()
         labels = [classes[i] for i in indices]
         return ClassPredictions(labels, indices, probs.numpy(), classes)
+
+
+def _check_config_values(config: dict[str, Any], where: Any) -> None:
+    """The types of the config values a TensorPredictor reads: a stranger's file may hold
+    anything, and an error deep inside predict would not say which value was wrong."""
+    y_range, shape, classes = (config.get(k) for k in ("y_range", "input_shape", "classes"))
+    if y_range is not None and not (
+        isinstance(y_range, list)
+        and len(y_range) == 2
+        and all(_is_number(v) for v in y_range)
+        and y_range[0] <= y_range[1]
+    ):
+        raise ModelFileError(where, f"its y_range {repr(y_range)[:80]} is not [low, high].")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and len(shape) <= 8
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise ModelFileError(
+            where, f"its input_shape {repr(shape)[:80]} is not a list of at most 8 sizes > 0."
+        )
+    if classes is not None and not (
+        isinstance(classes, list) and all(isinstance(c, (str, int, float)) for c in classes)
+    ):
+        raise ModelFileError(
+            where, f"its classes {repr(classes)[:80]} are not a list of names or numbers."
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _cpu() -> torch.device:

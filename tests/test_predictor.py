@@ -209,3 +209,44 @@ def test_kinds_dispatch_to_the_apps_and_a_missing_app_says_what_to_install(tmp_p
     monkeypatch.setitem(KINDS, "sound", ("rung.predictor", "SoundPredictor", "rung"))
     with pytest.raises(ModelFileError, match="rung.predictor has no SoundPredictor"):
         load(path)
+
+
+def test_config_values_of_the_wrong_type_are_model_file_errors_at_load(tmp_path):
+    """A stranger's config: before, each raised TypeError (or split a string into classes)
+    from deep inside load or predict instead of naming the bad value."""
+    model = build_model("mlp", n_in=2, n_out=2, layers=[3])
+    cases = [
+        ({"kind": ["tensor"]}, r"its kind \['tensor'\] is not a string"),
+        ({"kind": "tensor", "task": ["classification"]}, r"its task is \['classification'\]"),
+        ({"y_range": 1}, "its y_range 1 is not"),
+        ({"y_range": [0, "one"]}, r"its y_range \[0, 'one'\] is not"),
+        ({"input_shape": 2}, "its input_shape 2 is not"),
+        ({"input_shape": [2, -1]}, r"its input_shape \[2, -1\] is not"),
+        ({"classes": "ab"}, "its classes 'ab' are not a list"),
+        ({"classes": [["a"], "b"]}, r"its classes \[\['a'\], 'b'\] are not a list"),
+    ]
+    for changes, message in cases:
+        config = {"kind": "tensor", "task": "regression", **changes}
+        path = save_model_file(tmp_path / "m.rung", model, config)
+        with pytest.raises(ModelFileError, match=message):
+            load(path)
+
+
+def test_an_input_dtype_is_a_dtype_name_and_imports_nothing(tmp_path):
+    """Before: input_dtype was looked up with getattr(torch, name), so "_dynamo" imported
+    torch._dynamo (4 s) before being refused."""
+    model = build_model("mlp", n_in=2, n_out=1, layers=[3])
+    config = {"kind": "tensor", "task": "regression", "input_dtype": "_dynamo"}
+    path = save_model_file(tmp_path / "m.rung", model, config)
+    done = run_python(
+        "import sys, rung\n"
+        "from rung.modelfile import ModelFileError\n"
+        "try:\n"
+        f"    rung.load({str(path)!r})\n"
+        "except ModelFileError as e:\n"
+        "    print(e)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    message, imported = done.stdout.splitlines()
+    assert "its input_dtype '_dynamo' is not a torch dtype name" in message
+    assert "float32" in message and imported == "False"
