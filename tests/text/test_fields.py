@@ -62,3 +62,11 @@ def test_size_is_checked_before_reading(tmp_path):
     path.write_text("text,label\n" + "words,1\n" * 100)
     with pytest.raises(TextCSVError, match="more than the 100 bytes"):
         read_text_csv(path, max_bytes=100)
+
+
+def test_texts_that_look_like_missing_values_stay_text(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text,score\nNA,0.5\nNone,1\n,0\nnull,\n")
+    df = read_text_csv(path)
+    assert df["text"].tolist()[:2] == ["NA", "None"] and pd.isna(df["text"][2])
+    assert df["score"].dtype == float and pd.isna(df["score"][3])

@@ -69,13 +69,16 @@ def test_export_predicts_the_same_in_a_fresh_offline_process(patents_run, patent
     import sys
 
     test = pd.read_csv(patents_dir / "test.csv")
-    here = rung.load(patents_run.model_path).predict(test)
+    predictor = rung.load(patents_run.model_path)
+    here = predictor.predict(test)
+    text = "TEXT1: A47; TEXT2: noise reduction; ANC1: abatement"  # one input as the model sees it
     code = (
         "import sys, json, pandas as pd, rung\n"
         f"p = rung.load({str(patents_run.model_path)!r})\n"
+        f"TEXT = {text!r}\n"
         f"df = pd.read_csv({str(patents_dir / 'test.csv')!r})\n"
         "print(json.dumps(p.predict(df)['score'].tolist()))\n"
-        "print(json.dumps(p.predict(df.iloc[0].to_dict())))\n"
+        "print(json.dumps([p.predict(df.iloc[0].to_dict()), p.predict(TEXT)]))\n"
         "training = [m for m in sys.modules if m.startswith(('rung.learner', 'rung.callbacks',"
         " 'rung.report', 'rung.text.train', 'matplotlib', 'sklearn'))]\n"
         "print(json.dumps(training))\n"
@@ -86,7 +89,8 @@ def test_export_predicts_the_same_in_a_fresh_offline_process(patents_run, patent
                          timeout=300, check=True)  # fmt: skip
     scores, first, training = (json.loads(line) for line in out.stdout.splitlines()[-3:])
     assert np.allclose(scores, here["score"], atol=1e-6)
-    assert first == pytest.approx(here["score"][0], abs=1e-6)
+    assert first[0] == pytest.approx(here["score"][0], abs=1e-6)
+    assert first[1] == pytest.approx(predictor.predict(text), abs=1e-6)
     assert training == []
     assert list(here.columns) == ["id", "score"] and here["id"].tolist() == test["id"].tolist()
 
@@ -135,6 +139,12 @@ def test_classification_end_to_end(patents, tiny_model_dir, tmp_path):
     many = predictor.predict(rows.head(5))
     assert list(many.columns) == ["id", "related", "P(no)", "P(yes)"]
     assert predictor.predict(["a: x; target: y", "z"]).probs.shape == (2, 2)
+    from rung.cli import main
+
+    assert main(["interpret", str(result.run_dir), "--out", str(tmp_path / "i"), "--k", "3"]) == 0
+    tops = pd.read_csv(tmp_path / "i" / "top_losses.csv")
+    assert len(tops) == 3 and set(tops["actual"]) <= {"no", "yes"}
+    assert (tmp_path / "i" / "confusion_matrix.png").is_file()
 
 
 def test_dropped_and_cut_rows_are_reported(patents, tiny_model_dir, tmp_path):
@@ -152,6 +162,9 @@ def test_bad_settings_fail_before_training(patents, tiny_model_dir, tmp_path):
     rows = patents.head(100)
     with pytest.raises(ValueError, match="lr must be > 0 or 'find'"):
         _tiny(rows, tiny_model_dir, tmp_path, lr=-1.0)
+    with pytest.raises(ValueError, match="epochs must be a whole number >= 1, got 0"):
+        _tiny(rows, tiny_model_dir, tmp_path, epochs=0)
+    assert not list(tmp_path.iterdir())  # refused before a run folder was made
     with pytest.raises(ValueError, match="unknown split 'grup:anchor'"):
         _tiny(rows, tiny_model_dir, tmp_path, split="grup:anchor")
     with pytest.raises(ValueError, match="single value"):
@@ -172,3 +185,30 @@ def test_the_command_line_trains_and_names_the_encoding_option(patents, tiny_mod
     with pytest.raises(TextCSVError, match="--encoding latin-1"):
         main(["train", "text", str(bad), "--text", "anchor,target", "--target", "score",
               "--model", str(tiny_model_dir), "--debug"])  # fmt: skip
+
+
+def test_lr_find_and_gradient_accumulation(patents, tiny_model_dir, tmp_path):
+    rows = patents.sample(n=200, random_state=5)
+    result = _tiny(rows, tiny_model_dir, tmp_path, lr="find", accumulate=2)
+    config = json.loads((result.run_dir / "config.json").read_text())["hyperparameters"]
+    assert config["lr_source"].startswith("lr_find") and config["lr"] == result.lr != 1e-3
+    assert config["accumulate"] == 2
+    assert (result.run_dir / "lr_find.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_be_loaded_is_one_clear_line(tmp_path):
+    import subprocess
+    import sys
+
+    csv = tmp_path / "s.csv"
+    csv.write_text("a,b\nx,1\ny,0\n")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "rung.cli", "train", "text", str(csv), "--text", "a", "--target",
+         "b", "--model", "no-such-org/no-such-model", "--out", str(tmp_path / "runs")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.startswith("rung train: error: can't load the model 'no-such-org/no-such")
+    assert "without --model (model=) rung uses the offline all-MiniLM-L6-v2" in out.stderr
