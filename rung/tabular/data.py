@@ -31,6 +31,7 @@ import torch
 from rung.data.core import DataLoaders, TensorLoader
 from rung.data.splitters import Split
 from rung.tabular import csvfile
+from rung.tabular.engineer import FeatureSteps
 from rung.tabular.procs import TabularProcessor
 from rung.tabular.roles import MAX_CARD, ColumnRoles, find_column, infer_roles
 from rung.tabular.splits import labelled_rows, make_split
@@ -80,11 +81,14 @@ class TabularData:
         split: Split,
         notes: Sequence[str] = (),
         seed: int | None = 42,
+        steps: FeatureSteps | None = None,
     ) -> None:
         self.df, self.roles, self.target = df, roles, target
         self.processor, self.split, self.seed = processor, split, seed
         self.notes = [*notes, *processor.notes]
-        cats, conts = processor.transform(df)  # every row at once: (N, n_cat), (N, n_cont)
+        self.steps = steps  # the generic feature steps (engineer=True), else None
+        # every row at once: (N, n_cat), (N, n_cont)
+        cats, conts = processor.transform(df if steps is None else steps.transform(df))
         y = torch.from_numpy(target.encode(df[target.name]))
         if target.task == "regression":
             y = y.unsqueeze(1)  # (N, 1), the shape of a one-output model
@@ -135,6 +139,7 @@ class TabularData:
         max_card: int = MAX_CARD,
         log_names: Sequence[str] | None = None,
         log_target: bool | None = None,
+        engineer: bool = False,
         dropna_target: bool = True,
     ) -> TabularData:
         """Roles, task, split and preprocessing for ``df`` predicting column ``target``.
@@ -151,6 +156,8 @@ class TabularData:
         continuous columns to ``log1p`` (``None``: the skewed positive ones; ``[]``: none).
         ``log_target``: learn ``log1p`` of a regression target (``None``: when every training
         value is > 0 and it is skewed, :func:`~rung.tabular.target.log_rule`).
+        ``engineer``: add the generic feature steps of :mod:`rung.tabular.engineer` (compound
+        codes split, counts, words of free text), fitted on the training rows.
         """
         _check_column_names(df)
         target = find_column(df, target, what="target column")
@@ -181,10 +188,15 @@ class TabularData:
                 1, f"target scale: {'log1p' if tgt.log else 'as given'} ({tgt.log_reason})"
             )
         notes += roles.notes()
+        steps = _engineer(df, roles, split, max_card) if engineer else None
+        train = df.iloc[split.train]
+        if steps is not None:
+            notes += steps.notes
+            train = steps.transform(train)
         processor = TabularProcessor(
             roles.cat_names, roles.cont_names, roles.date_names, log_names=log_names
-        ).fit(df.iloc[split.train])
-        return cls(df, roles, tgt, processor, split, notes=notes, seed=seed)
+        ).fit(train)
+        return cls(df, roles, tgt, processor, split, notes=notes, seed=seed, steps=steps)
 
     # ----------------------------------------------------------------------- what it knows
     @property
@@ -299,10 +311,14 @@ class TabularData:
     # ----------------------------------------------------------------------- new tables
     def transform(self, df: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         """``(cats, conts)`` tensors for new rows (e.g. a test CSV), preprocessed as in training."""
+        if self.steps is not None:
+            df = self.steps.transform(df)
         return self.processor.transform(df)
 
     def test_xs(self, df: pd.DataFrame) -> pd.DataFrame:
         """Processed features of new rows as a DataFrame, like :meth:`xs`."""
+        if self.steps is not None:
+            df = self.steps.transform(df)
         cats, conts = self.processor.transform_numpy(df)
         return self._frame(cats, conts, df.index)
 
@@ -318,6 +334,7 @@ class TabularData:
             "processor": self.processor.to_config(),
             "target": self.target.to_config(),
             "roles": self.roles.to_config(),
+            "engineer": None if self.steps is None else self.steps.to_config(),
             "id_name": self.id_name,
             "notes": list(self.notes),
         }
@@ -352,6 +369,23 @@ class TabularData:
         frame = pd.DataFrame(cats, columns=self.cat_names, index=index)
         frame[self.cont_names] = conts
         return frame
+
+
+def _engineer(df: pd.DataFrame, roles: ColumnRoles, split: Split, max_card: int) -> FeatureSteps:
+    """Fit the generic feature steps on the training rows (on string columns with more than
+    ``max_card`` values: categorical ones and free text) and give the columns they add their
+    roles, with the step that made them (``df`` itself is left as it is)."""
+    wide = [
+        c for c in roles.cat_names
+        if not pd.api.types.is_numeric_dtype(df[c].dtype) and df[c].nunique() > max_card
+    ]  # fmt: skip
+    steps = FeatureSteps(max_card).fit(df.iloc[split.train], compound=wide, text=roles.text_names)
+    cats, conts = steps.new_columns()
+    roles.cat_names += cats
+    roles.cont_names += conts
+    for name in [*cats, *conts]:
+        roles.reasons[name] = "made by a feature step (see the notes)"
+    return steps
 
 
 def _check_column_names(df: pd.DataFrame) -> None:

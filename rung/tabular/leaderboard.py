@@ -206,7 +206,7 @@ def leaderboard(
     metric, higher = main_metric(data.task, data.target.log)
     if data.task == "classification":
         return table.sort_values(["accuracy", "loss"], ascending=[False, True], ignore_index=True)
-    return table.sort_values([metric], ascending=higher, ignore_index=True)
+    return table.sort_values([metric], ascending=not higher, ignore_index=True)
 
 
 def selection_note(

@@ -168,7 +168,11 @@ class TabularLinear(nn.Module):
         for i, weights in enumerate(self.cat_weights):
             out = out + weights(cats[:, i])
         if self.cont_weights is not None:
-            out = out + self.cont_weights(conts)
+            # a product summed per row, not a matmul: BLAS may sum a row in another order
+            # depending on where it sits in the batch, and a row's prediction must not
+            # depend on its neighbours (even in the last bit)
+            w = self.cont_weights.weight  # (n_out, n_cont)
+            out = out + (conts.unsqueeze(1) * w).sum(-1)  # (B, n_out, n_cont) -> (B, n_out)
         return out
 
 

@@ -47,6 +47,7 @@ class TabularPredictor(Predictor):
 
     def __init__(self, model: nn.Module, config: dict[str, Any], path: Path | None = None):
         from rung.modelfile import ModelFileError
+        from rung.tabular.engineer import FeatureSteps
         from rung.tabular.features import get_features
         from rung.tabular.models import as_float64
         from rung.tabular.procs import TabularProcessor
@@ -59,6 +60,8 @@ class TabularPredictor(Predictor):
             self.processor = TabularProcessor.from_config(prep["processor"])
             self.target = TabularTarget.from_config(prep["target"])
             self.features = get_features(config.get("features"))
+            steps = prep.get("engineer")
+            self.steps = None if not steps else FeatureSteps.from_config(steps)
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(
                 where, f"its tabular config can't be read ({e}).", "Export the model again."
@@ -104,6 +107,8 @@ class TabularPredictor(Predictor):
             raise ValueError("there are no rows to predict.")
         if self.features is not None:
             df = self.features(df)
+        if self.steps is not None:
+            df = self.steps.transform(df)
         cats, conts = self.processor.transform(df)
         preds = predict_module(self.model, cats, conts)
         return self.target.to_original(preds) if self.task == "regression" else preds

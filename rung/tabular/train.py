@@ -241,12 +241,15 @@ def load_table(
     feature_set = get_features(settings.get("features"))
     if feature_set is not None:
         frame = feature_set(frame)
+    options = dict(settings.get("data_options", {}))
+    # the generic feature steps, unless a named recipe (the course's) says what to use
+    options.setdefault("engineer", feature_set is None)
     return TabularData.from_df(
         frame,
         target,
         valid_pct=settings.get("valid_pct", 0.2),
         seed=settings.get("seed", 42),
-        **settings.get("data_options", {}),
+        **options,
     )
 
 

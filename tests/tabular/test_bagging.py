@@ -89,7 +89,7 @@ def test_the_leaderboard_says_its_rows_and_the_choice_is_scored_once(run):
     assert "the 178 validation rows took no part in any choice" in run.note
     assert "held-out accuracy" in run.note and "from fold to fold" in run.note
     probs = rung.load(run.model_path).predict_proba(run.data.df)[run.data.split.valid]
-    np.testing.assert_array_equal(probs, run.fits["weighted_ensemble"].valid_preds)
+    np.testing.assert_allclose(probs, run.fits["weighted_ensemble"].valid_preds, atol=1e-12)
 
 
 def test_the_validation_rows_take_no_part_in_the_choice(titanic, run, tmp_path):

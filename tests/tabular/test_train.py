@@ -211,6 +211,7 @@ def test_export_a_chosen_model_and_regression(titanic, tmp_path):
     board = run.leaderboard.set_index("model")
     assert {"rmse", "mae", "r2", "loss"} <= set(board.columns)
     assert board.loc["rf", "rmse"] < 0.8 * board.loc["baseline", "rmse"]
+    assert list(run.leaderboard["rmse"]) == sorted(run.leaderboard["rmse"])  # best first
     assert board.loc["baseline", "r2"] == pytest.approx(0.0, abs=0.05)
     predictor = rung.load(run.model_path)
     fares = predictor.predict(titanic.head(5))
