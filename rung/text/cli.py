@@ -42,6 +42,10 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
     p.add_argument("--epochs", type=int, default=4, help="epochs (default 4, as lesson 4)")
     p.add_argument("--lr", default="1e-4", help="learning rate, or 'find' (default 1e-4)")
     p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    p.add_argument(
+        "--freeze-epochs", type=int, default=0,
+        help="epochs on the new head alone first, then discriminative LRs (default 0)",
+    )  # fmt: skip
     p.add_argument("--accumulate", type=int, default=1, help="step every N batches (default 1)")
     p.add_argument("--max-len", type=int, help="tokens per input (default: from the data)")
     p.add_argument("--encoding", help="the CSV's text encoding (default utf-8), e.g. latin-1")
@@ -67,7 +71,8 @@ def train_text(args: argparse.Namespace) -> None:
     result = run(
         args.csv, args.text, args.target, task=args.task, split=args.split,
         valid_pct=args.valid_pct, seed=args.seed, model=args.model, epochs=args.epochs,
-        lr=_lr(args.lr), batch_size=args.batch_size, accumulate=args.accumulate,
+        lr=_lr(args.lr), batch_size=args.batch_size, freeze_epochs=args.freeze_epochs,
+        accumulate=args.accumulate,
         max_len=args.max_len, encoding=args.encoding, out=args.out, progress=not args.json,
         say=None if args.json else print,
     )  # fmt: skip

@@ -178,7 +178,8 @@ def test_the_command_line_trains_and_names_the_encoding_option(patents, tiny_mod
     patents.sample(n=200, random_state=4).to_csv(csv, index=False)
     code = main(["train", "text", str(csv), "--text", "anchor,target,context", "--target",
                  "score", "--model", str(tiny_model_dir), "--epochs", "1", "--lr", "1e-3",
-                 "--split", "group:anchor", "--out", str(tmp_path / "runs"), "--json"])  # fmt: skip
+                 "--split", "group:anchor", "--freeze-epochs", "1", "--out", str(tmp_path / "runs"),
+                 "--json"])  # fmt: skip
     assert code == 0
     bad = tmp_path / "latin.csv"
     bad.write_bytes("anchor,target,score\nsüß,x,1\nb,y,0\n".encode("latin-1"))
@@ -212,3 +213,26 @@ def test_a_model_that_cannot_be_loaded_is_one_clear_line(tmp_path):
     assert out.returncode == 1
     assert out.stderr.startswith("rung train: error: can't load the model 'no-such-org/no-such")
     assert "without --model (model=) rung uses the offline all-MiniLM-L6-v2" in out.stderr
+
+
+def test_fine_tune_trains_the_head_first_then_everything(
+    patents, tiny_model_dir, tmp_path, monkeypatch
+):
+    from rung.learner import Learner
+
+    rows = patents.sample(n=200, random_state=6)
+    seen = []
+    original = Learner.fit
+
+    def spy(self, *args, **kwargs):  # how many parameters each fit trains
+        seen.append(sum(p.requires_grad for p in self.model.parameters()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Learner, "fit", spy)
+    result = _tiny(rows, tiny_model_dir, tmp_path, epochs=2, freeze_epochs=1)
+    monkeypatch.undo()
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["hyperparameters"]["freeze_epochs"] == 1
+    n_params = len(list(rung.load(result.model_path).model.parameters()))
+    assert seen[0] < seen[1] == n_params  # the head (and the norms) first, then everything
+    assert [h["fit"] for h in result.history] == [1, 2, 2]
