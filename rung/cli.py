@@ -28,7 +28,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 # Each app adds its commands from its own cli module; `rung interpret` asks the app that
 # wrote a run (its config's "app") to show it.
-APP_COMMANDS = ("rung.vision.cli", "rung.tabular.cli", "rung.text.cli")
+APP_COMMANDS = ("rung.vision.cli", "rung.tabular.cli", "rung.text.cli", "rung.serve.cli")
 INTERPRETERS = {"images": "rung.vision.cli", "tabular": "rung.tabular.cli", "text": "rung.text.cli"}
 
 

@@ -1,0 +1,96 @@
+"""The pages in a real browser (headless chromium; skipped without one): the gradio page of an
+image model answers an uploaded photo with its label and probability, the table form answers a
+filled-in row, and the static page works against the running server. Screenshots are saved in
+each test's tmp folder."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+import rung
+
+TIMEOUT_MS = 60_000
+
+
+def _percent(text: str) -> float:
+    return float(re.search(r"(\d+(?:\.\d+)?)\s*%", text).group(1))
+
+
+def test_the_image_page_labels_an_uploaded_photo(browser, image_server, image_model, photos,
+                                                 tmp_path):  # fmt: skip
+    photo = photos["dogs"][3]
+    expected = rung.load(image_model).predict(photo)
+    page = browser.new_page()
+    page.goto(image_server.url + "/", timeout=TIMEOUT_MS)
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_role("button", name="Submit").click()
+    label = page.get_by_test_id("label-output-value")
+    label.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=label-output-value]').innerText.trim()",
+        timeout=TIMEOUT_MS,
+    )
+    page.screenshot(path=str(tmp_path / "image_page.png"), full_page=True)
+    assert label.inner_text().strip() == expected.label
+    shown = page.locator(".output-class, [data-testid=label-output-value]").first.inner_text()
+    assert shown.strip() == expected.label
+    confidences = page.get_by_test_id(expected.label + "-confidence-set")
+    assert round(_percent(confidences.inner_text())) == round(100 * expected.probs[expected.label])
+
+
+def test_the_table_form_answers_a_filled_in_row(browser, table_server, titanic_model, tmp_path):
+    page = browser.new_page()
+    page.goto(table_server.url + "/", timeout=TIMEOUT_MS)
+    for name, value in [("Sex", "female"), ("Pclass", "1"), ("Embarked", "C")]:
+        box = page.get_by_label(name, exact=True)
+        box.click()
+        box.fill(value)
+        box.press("Enter")
+    typed = {"Age": "30", "Fare": "80"}
+    form = httpx.get(table_server.url + "/api/health").json()["inputs"]["columns"]
+    if "Name" in {c["name"] for c in form}:  # when training learned from the names
+        typed["Name"] = "Cumings, Mrs. John Bradley"
+    for name, value in typed.items():
+        page.locator(f"#column-{name} input, #column-{name} textarea").fill(value)
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=label-output-value]')?.innerText.trim()",
+        timeout=TIMEOUT_MS,
+    )
+    page.screenshot(path=str(tmp_path / "table_page.png"), full_page=True)
+    row = {c["name"]: None for c in form}  # the boxes left empty
+    row.update({"Sex": "female", "Pclass": "1", "Embarked": "C", **typed, "Age": 30.0,
+                "Fare": 80.0})  # fmt: skip
+    expected = rung.load(titanic_model).predict(row)
+    assert page.get_by_test_id("label-output-value").inner_text().strip() == str(expected.label)
+    assert expected.label == 1
+    shown = page.get_by_test_id("1-confidence-set").inner_text()
+    assert round(_percent(shown)) == round(100 * expected.probs[1])
+
+
+def test_the_static_page_works_against_the_server(browser, image_server, image_model, photos,
+                                                  tmp_path):  # fmt: skip
+    photo = photos["cats"][5]
+    expected = rung.load(image_model).predict(photo)
+    page = browser.new_page()
+    page.goto(image_server.url + "/index.html", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#file", timeout=TIMEOUT_MS)  # built from /api/health
+    assert page.locator("#title").inner_text() == "pets"
+    page.locator("#file").set_input_files(str(photo))
+    page.locator("#go").click()
+    page.wait_for_function("() => document.getElementById('label').innerText", timeout=TIMEOUT_MS)
+    page.screenshot(path=str(tmp_path / "static_page.png"), full_page=True)
+    text = page.locator("#label").inner_text()
+    assert text.startswith(expected.label + " (")
+    assert _percent(text) == round(100 * expected.probs[expected.label], 1)
+    assert page.locator("#probs .bar").count() == 2
+
+    # a bad upload shows the server's message
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    page.locator("#file").set_input_files(str(bad))
+    page.locator("#go").click()
+    page.wait_for_function("() => document.getElementById('error').innerText", timeout=TIMEOUT_MS)
+    assert "notes.jpg is not an image" in page.locator("#error").inner_text()
