@@ -1,9 +1,11 @@
 """The runs index: ``runs/index.sqlite``, so ``rung runs`` can list and compare runs quickly.
 
-The index is a cache of what the run folders hold: :func:`record_run` adds a run when an app
-finishes one, and :func:`list_runs` brings the index up to date with the folders (it indexes
-folders it has not seen or that changed since, and forgets folders that are gone), so deleting
-``index.sqlite`` loses nothing. Several processes may train and record at once: each write is
+The index is a cache of what the run folders hold: :func:`record_run` marks a run complete and
+adds it when an app finishes one, and :func:`list_runs` brings the index up to date with the
+folders (it indexes folders it has not seen or that changed since, and forgets folders that are
+gone), so deleting ``index.sqlite`` loses nothing. Nor can the index fail a run: one that can't
+be written (damaged, locked, read-only, from a newer rung) is a warning, and a damaged one is
+moved aside and started afresh. Several processes may train and record at once: each write is
 one transaction, and a writer waits for another's lock instead of failing.
 
 >>> import tempfile
@@ -25,12 +27,21 @@ import json
 import os
 import re
 import sqlite3
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rung.report import page
-from rung.report.run_folder import CONFIG_FILE, METRICS_FILE, MODEL_SUFFIX, is_run_dir, resolve_run
+from rung.report.run_folder import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_SUFFIX,
+    is_run_dir,
+    mark_complete,
+    resolve_run,
+    run_status,
+)
 from rung.report.run_info import lower_is_better, read_run
 
 __all__ = ["INDEX_FILE", "SCHEMA_VERSION", "record_run", "list_runs", "format_runs", "compare_runs"]
@@ -60,27 +71,30 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 def record_run(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Add (or update) the run in its runs folder's index; return its row (see
-    :func:`list_runs`). Apps call it when a run ends.
+    """Mark the run complete (:func:`~rung.report.run_folder.mark_complete`: ``runs/latest``
+    moves to it) and add it to its runs folder's index; return its row (see
+    :func:`list_runs`). Apps call it when a run ends. An index that can't be written is a
+    warning, never an error: the run folder is what counts.
 
     >>> import tempfile
     >>> from rung.report.run_folder import new_run_dir
-    >>> record_run(new_run_dir(tempfile.mkdtemp(), "images"))["app"]
-    'images'
+    >>> row = record_run(new_run_dir(tempfile.mkdtemp(), "images"))
+    >>> row["app"], row["status"]
+    ('images', 'complete')
     """
     run = Path(run_dir).resolve()  # runs/latest -> runs/<time>-<name>
     if not run.is_dir():
         raise FileNotFoundError(f"{run} is not a folder; record_run takes a run folder.")
+    mark_complete(run)
     record = _record_of(run)
-    with _open_index(run.parent) as db, _write(db):
-        _upsert(db, record)
+    _index(run.parent, record)
     return _row(record, run.parent)
 
 
 def list_runs(root: str | os.PathLike = "runs") -> list[dict[str, Any]]:
-    """The runs in ``root``, newest first, as dicts of JSON values: id, path, created (ISO
-    time), app, task, arch, data, n_train, n_valid, metrics (a dict), main_metric, model_path,
-    duration_s, n_epochs.
+    """The runs in ``root``, newest first, as dicts of JSON values: id, path, status
+    (complete, running, or incomplete: stopped halfway), created (ISO time), app, task, arch,
+    data, n_train, n_valid, metrics (a dict), main_metric, model_path, duration_s, n_epochs.
 
     Run folders the index lacks, or that changed since they were indexed, are read and
     indexed; rows whose folder is gone are dropped. Without a writable index (a read-only
@@ -137,6 +151,8 @@ def format_runs(rows: Sequence[dict[str, Any]], metric: str | None = None) -> st
     show_loss = show_loss and shared != "valid_loss"
     header = ["run", "task", "model", metric_header] + (["valid_loss"] if show_loss else [])
     header += ["epochs", "time"]
+    show_status = any(r.get("status", "complete") != "complete" for r in rows)
+    header += ["status"] if show_status else []
     table = []
     for r in rows:
         metrics = r.get("metrics") or {}
@@ -151,8 +167,9 @@ def format_runs(rows: Sequence[dict[str, Any]], metric: str | None = None) -> st
             line.append(page.number(metrics["valid_loss"]) if "valid_loss" in metrics else "-")
         epochs = r.get("n_epochs")
         line += [str(epochs) if epochs else "-", page.duration(r.get("duration_s"))]
+        line += [r.get("status", "complete")] if show_status else []
         table.append([s if s != "n/a" else "-" for s in line])
-    return _text_table(header, table, right=set(range(3, len(header))))
+    return _text_table(header, table, right=set(range(3, len(header) - show_status)))
 
 
 def compare_runs(root: str | os.PathLike, ids: Sequence[str | os.PathLike]) -> str:
@@ -223,11 +240,50 @@ def _record_of(run: Path) -> dict[str, Any]:
     }
 
 
+def _index(root: Path, record: dict[str, Any]) -> None:
+    """Upsert ``record`` into ``root``'s index, or warn (one line: the file, why, and how to
+    rebuild it). A damaged index is moved aside to ``index.sqlite.damaged`` and started
+    afresh: :func:`list_runs` re-reads every run folder into it."""
+    path = root / INDEX_FILE
+    try:
+        with _open_index(root) as db, _write(db):
+            _upsert(db, record)
+        return
+    except sqlite3.OperationalError as e:  # locked, read-only, no permission: leave it be
+        problem = str(e)
+    except sqlite3.DatabaseError as e:  # not a database, or a malformed one
+        damaged = path.with_name(INDEX_FILE + ".damaged")
+        try:
+            os.replace(path, damaged)
+            with _open_index(root) as db, _write(db):
+                _upsert(db, record)
+        except (OSError, sqlite3.Error) as again:
+            problem = f"damaged, and could not be replaced: {again}"
+        else:
+            warnings.warn(
+                f"{path} was damaged ({e.__cause__ or e}); moved it to {damaged.name} and "
+                "started a new index (`rung runs` re-reads the run folders into it).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+    except (RuntimeError, OSError) as e:  # written by a newer rung, or no such folder
+        problem = str(e)
+    warnings.warn(
+        f"the run is complete, but {path} could not record it ({problem}); `rung runs` still "
+        f"lists it. To rebuild the index, delete {path}.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
 def _row(record: dict[str, Any], root: Path) -> dict[str, Any]:
-    """An index record as list_runs gives it: paths joined to the runs folder."""
+    """An index record as list_runs gives it: paths joined to the runs folder, and the
+    run's status (complete, running, incomplete) read from the folder now."""
     row = {k: v for k, v in record.items() if k not in ("signature", "recorded", "model_file")}
     row["metrics"] = json.loads(record["metrics"] or "{}")
     run = root / record["id"]
+    row["status"] = run_status(run)
     row["path"] = str(run)
     row["model_path"] = str(run / record["model_file"]) if record["model_file"] else None
     return row

@@ -1,8 +1,11 @@
 """The run folder: where every training run leaves what it did.
 
-Each run gets ``runs/<YYYYmmdd-HHMMSS>-<name>/`` and ``runs/latest`` points at the newest one
-(a symlink where the file system allows one, else a ``runs/LATEST`` text file naming it). A run
-folder holds, every file optional:
+Each run gets ``runs/<YYYYmmdd-HHMMSS>-<name>/``, holding an ``INCOMPLETE`` marker until the
+run ends: :func:`new_run_dir` writes it, :func:`mark_complete` (which ``record_run`` calls when an
+app finishes a run) removes it and points ``runs/latest`` at the newest complete run (a symlink
+where the file system allows one, else a ``runs/LATEST`` text file naming it). A run stopped
+halfway (Ctrl-C, a crash) keeps its marker, so ``runs/latest`` stays on the last run that
+finished and ``rung runs`` lists it as ``incomplete``. A run folder holds, every file optional:
 
 - ``config.json``: what the run was. Keys the reports know (anything else is shown as is):
   ``app`` (images, table, text), ``task`` (classification, regression), ``data`` (``{"path",
@@ -23,8 +26,11 @@ folder holds, every file optional:
 >>> root = tempfile.mkdtemp()
 >>> run = new_run_dir(root, name="images")
 >>> _ = save_json(run / "config.json", {"app": "images", "task": "classification"})
->>> resolve_run(f"{root}/latest") == run.resolve()
-True
+>>> run_status(run)  # this process is still making it
+'running'
+>>> mark_complete(run)
+>>> resolve_run(f"{root}/latest") == run.resolve(), run_status(run)
+(True, 'complete')
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import json
 import math
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +53,10 @@ __all__ = [
     "NOTES_FILE",
     "MODEL_SUFFIX",
     "RunNotFoundError",
+    "INCOMPLETE_FILE",
     "new_run_dir",
+    "mark_complete",
+    "run_status",
     "resolve_run",
     "is_run_dir",
     "split_run_name",
@@ -59,6 +69,7 @@ METRICS_FILE = "metrics.csv"
 LEADERBOARD_FILE = "leaderboard.csv"
 NOTES_FILE = "notes.txt"
 MODEL_SUFFIX = ".rung"
+INCOMPLETE_FILE = "INCOMPLETE"  # in a run folder until the run ends
 _LATEST_LINK = "latest"
 _LATEST_FILE = "LATEST"
 _TIME_FORMAT = "%Y%m%d-%H%M%S"
@@ -70,8 +81,10 @@ class RunNotFoundError(FileNotFoundError):
 
 
 def new_run_dir(root: str | os.PathLike = "runs", name: str = "images") -> Path:
-    """Create ``root/<YYYYmmdd-HHMMSS>-<name>/`` (``-2``, ``-3``... if taken) and point
-    ``root/latest`` at it. Safe when several runs start in the same second.
+    """Create ``root/<YYYYmmdd-HHMMSS>-<name>/`` (``-2``, ``-3``... if taken) holding an
+    ``INCOMPLETE`` marker (which process made it, when), removed by :func:`mark_complete` when
+    the run ends. ``root/latest`` moves only then. Safe when several runs start in the same
+    second.
 
     >>> import tempfile
     >>> root = tempfile.mkdtemp()
@@ -91,9 +104,48 @@ def new_run_dir(root: str | os.PathLike = "runs", name: str = "images") -> Path:
             run.mkdir()  # fails if another process took this name first: try the next one
         except FileExistsError:
             continue
-        _point_latest(root, run)
+        marker = {"pid": os.getpid(), "host": socket.gethostname(), "started": dt.datetime.now()}
+        save_json(run / INCOMPLETE_FILE, marker)
         return run
     raise FileExistsError(f"{root} already holds 10,000 runs named {base}-N; use another name.")
+
+
+def mark_complete(run_dir: str | os.PathLike) -> None:
+    """Mark a run finished: remove its ``INCOMPLETE`` marker and point ``root/latest`` at the
+    newest complete run (this one, unless a run that started later finished first).
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> first, second = new_run_dir(root, "a"), new_run_dir(root, "b")
+    >>> mark_complete(first)  # second is still running: latest is first
+    >>> resolve_run("latest", root) == first.resolve()
+    True
+    """
+    run = Path(run_dir).resolve()
+    (run / INCOMPLETE_FILE).unlink(missing_ok=True)
+    current = _latest_target(run.parent)
+    if current is None or run_status(current) != "complete" or _order(current) <= _order(run):
+        _point_latest(run.parent, run)
+
+
+def run_status(run_dir: str | os.PathLike) -> str:
+    """``"complete"``, ``"running"`` (its ``INCOMPLETE`` marker names a live process of this
+    machine) or ``"incomplete"`` (stopped halfway: interrupted, or crashed). Folders from
+    before the marker existed are complete.
+
+    >>> import tempfile
+    >>> run_status(tempfile.mkdtemp())
+    'complete'
+    """
+    marker = Path(run_dir) / INCOMPLETE_FILE
+    if not marker.exists():
+        return "complete"
+    try:
+        made_by = json.loads(marker.read_text(encoding="utf-8")[:1000])
+        pid, host = int(made_by["pid"]), made_by["host"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return "incomplete"
+    return "running" if host == socket.gethostname() and _alive(pid) else "incomplete"
 
 
 def resolve_run(path: str | os.PathLike = "runs/latest", root: str | os.PathLike = "runs") -> Path:
@@ -115,8 +167,11 @@ def resolve_run(path: str | os.PathLike = "runs/latest", root: str | os.PathLike
     p = Path(path)
     if str(path) == _LATEST_LINK:
         p = root / _LATEST_LINK
-    if p.name.lower() == _LATEST_LINK.lower() and not p.is_dir():
+    latest = p.name.lower() == _LATEST_LINK.lower()
+    if latest and not p.is_dir():
         p = _follow_latest_file(p)
+    if latest and p.is_dir() and run_status(p) != "complete":  # a pointer left by an old rung
+        p = _newest_complete(p.resolve().parent, unfinished=p.resolve())
     if not p.exists():
         if not p.is_absolute() and (root / p).exists():
             return resolve_run(root / p, root)
@@ -228,7 +283,8 @@ def _point_latest(root: Path, run: Path) -> None:
 
 
 def _follow_latest_file(p: Path) -> Path:
-    """``runs/latest`` that is no folder: a dangling link, or the LATEST file's run."""
+    """``runs/latest`` that is no folder: a dangling link, the LATEST file's run, or (no
+    pointer yet) the newest complete run."""
     if p.is_symlink():
         raise RunNotFoundError(
             f"{p} points to {os.readlink(p)}, which no longer exists; give a run folder instead."
@@ -237,10 +293,55 @@ def _follow_latest_file(p: Path) -> Path:
     if latest_file.is_file():
         name = latest_file.read_text(encoding="utf-8").strip()
         return p.parent / name
+    return _newest_complete(p.parent)
+
+
+def _newest_complete(root: Path, unfinished: Path | None = None) -> Path:
+    """The newest run in ``root`` that finished, or an error saying there is none."""
+    runs = [root / name for name in _run_names(root)]
+    complete = [run for run in runs if run_status(run) == "complete"]
+    if complete:
+        return max(complete, key=_order)
+    if runs or unfinished is not None:
+        newest = unfinished or max(runs, key=_order)
+        raise RunNotFoundError(
+            f"no finished runs yet in {root}: the newest, {newest.name}, is "
+            f"{run_status(newest)} (stopped before it ended, or still training). Give its "
+            "folder to look at what it left, or train again."
+        )
     raise RunNotFoundError(
-        f"no runs yet in {p.parent} ({p} does not exist); train one first, e.g. "
+        f"no runs yet in {root} ({root / _LATEST_LINK} does not exist); train one first, e.g. "
         "`rung train images DIR`, then use runs/latest."
     )
+
+
+def _latest_target(root: Path) -> Path | None:
+    """The run ``root/latest`` (or ``root/LATEST``) names, if any."""
+    link, latest_file = root / _LATEST_LINK, root / _LATEST_FILE
+    if link.is_symlink():
+        return root / os.readlink(link)
+    if latest_file.is_file() and not latest_file.is_symlink():
+        return root / latest_file.read_text(encoding="utf-8").strip()
+    return None
+
+
+def _order(run: Path) -> tuple[dt.datetime, list[Any]]:
+    """Sort key of runs by start: the time in the name, then run-2 before run-10."""
+    started = split_run_name(run.name)[0] or dt.datetime.min
+    return started, [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", run.name)]
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (POSIX; elsewhere no process is assumed alive)."""
+    if os.name != "posix":
+        return False  # os.kill(pid, 0) would terminate it on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _run_names(root: Path) -> list[str]:

@@ -4,7 +4,10 @@ written by rung.modelfile."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,7 +59,7 @@ def made_run(tmp_path_factory) -> Path:
     """runs/<time>-images/ with config.json, metrics.csv, loss.png, confusion_matrix.png,
     notes.txt and model.rung. Tests that change it get a copy (``run_folder``)."""
     from rung.modelfile import save_model_file
-    from rung.report.run_folder import new_run_dir, save_json
+    from rung.report.run_folder import mark_complete, new_run_dir, save_json
 
     learn, model = _fit_tiny_classifier()
     run = new_run_dir(tmp_path_factory.mktemp("made") / "runs", "images")
@@ -81,6 +84,7 @@ def made_run(tmp_path_factory) -> Path:
         },
     )
     (run / "notes.txt").write_text(f"A first try.\n{HOSTILE}\n")
+    mark_complete(run)  # as record_run does when an app finishes
     return run
 
 
@@ -90,3 +94,26 @@ def run_folder(made_run: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "runs" / made_run.name
     shutil.copytree(made_run, dest)
     return dest
+
+
+@pytest.fixture
+def interrupted_run():
+    """``interrupted_run(root)``: a run stopped by Ctrl-C before it finished."""
+    return _interrupted_run
+
+
+def _interrupted_run(root: Path, name: str = "images") -> Path:
+    """A run whose process was stopped with Ctrl-C after drawing its first plot, the way
+    `rung train images` is stopped mid-epoch: it never reaches record_run."""
+    code = (
+        "import sys\nfrom rung.report import new_run_dir\n"
+        f"run = new_run_dir(sys.argv[1], {name!r})\n"
+        "(run / 'show_batch.png').write_bytes(b'\\x89PNG\\r\\n\\x1a\\n')\n"
+        "print(run)\nraise KeyboardInterrupt\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
+    return Path(done.stdout.strip())

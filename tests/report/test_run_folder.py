@@ -14,10 +14,13 @@ import pytest
 import torch
 
 from rung.report.run_folder import (
+    INCOMPLETE_FILE,
     RunNotFoundError,
     is_run_dir,
+    mark_complete,
     new_run_dir,
     resolve_run,
+    run_status,
     save_json,
     split_run_name,
 )
@@ -32,7 +35,7 @@ def test_new_run_dir_names_by_time_and_keeps_names_unique(tmp_path):
     assert len({r.name for r in runs}) == 3
     for later in runs[1:]:  # the same second gets -2, -3; a new second a new stamp
         assert re.fullmatch(r"\d{8}-\d{6}-images(-[23])?", later.name)
-        assert not list(later.iterdir())
+        assert [p.name for p in later.iterdir()] == [INCOMPLETE_FILE]
     stamps = [r.name[:15] for r in runs]
     if stamps[0] == stamps[1] == stamps[2]:
         assert [r.name[15:] for r in runs] == ["-images", "-images-2", "-images-3"]
@@ -49,7 +52,13 @@ def test_new_run_dir_is_unique_under_many_threads(tmp_path):
     for t in threads:
         t.join()
     assert len({p.name for p in made}) == 12
-    assert resolve_run(tmp_path / "latest", tmp_path) in {p.resolve() for p in made}
+    threads = [threading.Thread(target=mark_complete, args=(run,)) for run in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    newest = max(made, key=lambda p: (p.name[:15], len(p.name), p.name))
+    assert resolve_run(tmp_path / "latest", tmp_path) == newest.resolve()
 
 
 def test_run_names_are_cleaned_and_empty_ones_refused(tmp_path):
@@ -60,8 +69,9 @@ def test_run_names_are_cleaned_and_empty_ones_refused(tmp_path):
 
 def test_latest_is_a_relative_symlink_to_the_newest_run(tmp_path):
     root = tmp_path / "runs"
-    new_run_dir(root, "a")
-    newest = new_run_dir(root, "b")
+    older, newest = new_run_dir(root, "a"), new_run_dir(root, "b")
+    mark_complete(newest)
+    mark_complete(older)  # finished last, but started first: latest stays on the newest
     link = root / "latest"
     assert link.is_symlink() and os.readlink(link) == newest.name  # relative: survives a move
     assert resolve_run(link, root) == newest.resolve()
@@ -78,6 +88,7 @@ def test_latest_falls_back_to_a_text_file_without_symlinks(tmp_path, monkeypatch
     monkeypatch.setattr(os, "symlink", no_symlinks)
     root = tmp_path / "runs"
     run = new_run_dir(root, "images")
+    mark_complete(run)
     assert not (root / "latest").exists()
     assert (root / "LATEST").read_text().strip() == run.name
     assert resolve_run(root / "latest", root) == run.resolve()
@@ -185,3 +196,34 @@ def test_read_run_reports_broken_files_instead_of_failing(run_folder):
     assert any(p.startswith("model.rung could not be read") for p in info.problems)
     assert info.app == "images"  # from the folder name
     assert info.metrics["accuracy"] == pytest.approx(info.epochs[-1]["accuracy"])
+
+
+def test_an_interrupted_run_is_marked_and_latest_stays_on_the_last_finished_run(
+    run_folder, interrupted_run
+):
+    """Before: Ctrl-C left runs/latest pointing at a folder holding only show_batch.png, so
+    `rung predict runs/latest/model.rung` and `rung interpret` failed."""
+    root = run_folder.parent
+    mark_complete(run_folder)  # a run that finished (record_run does this)
+    stopped = interrupted_run(root)
+    assert sorted(p.name for p in stopped.iterdir()) == [INCOMPLETE_FILE, "show_batch.png"]
+    assert run_status(stopped) == "incomplete" and run_status(run_folder) == "complete"
+    assert (root / "latest" / "model.rung").is_file()  # what `rung predict` opens
+    assert resolve_run("latest", root) == run_folder.resolve()
+    assert resolve_run(stopped, root) == stopped.resolve()  # named, it is still found
+
+
+def test_latest_never_lands_on_an_unfinished_run(tmp_path, run_folder, interrupted_run):
+    root = run_folder.parent
+    stopped = interrupted_run(root)
+    os.symlink(stopped.name, root / "latest")  # as an older rung left it
+    assert resolve_run("latest", root) == run_folder.resolve()
+    os.unlink(root / "latest")  # no pointer at all: the newest finished run
+    assert resolve_run(root / "latest", root) == run_folder.resolve()
+
+    only = tmp_path / "only"
+    interrupted_run(only)
+    running = new_run_dir(only, "table")  # this process is still making it
+    assert run_status(running) == "running"
+    with pytest.raises(RunNotFoundError, match=f"no finished runs yet.*{running.name}, is running"):
+        resolve_run("latest", only)

@@ -106,10 +106,12 @@ def test_headline_shows_task_final_metrics_data_size_and_time(written):
 
 def test_plots_have_captions_and_known_ones_come_first(run_folder):
     shutil.copy(run_folder / "loss.png", run_folder / "aaa_custom_plot.png")
-    shutil.copy(run_folder / "loss.png", run_folder / "lr_find.png")
-    html_text = write_writeup(run_folder)["html"].read_text()
+    shutil.copy(run_folder / "loss.png", run_folder / "lr_find.png")  # as the apps write it
+    paths = write_writeup(run_folder)
+    html_text = paths["html"].read_text()
     captions = [t for t in parse(html_text).texts_in("figcaption")]
     assert captions == ["Loss", "Learning-rate finder", "Confusion matrix", "Aaa custom plot"]
+    assert "![Learning-rate finder](lr_find.png)" in paths["md"].read_text()
 
 
 def test_metric_table_marks_the_best_epoch(written):
