@@ -81,6 +81,7 @@ def run_demo(
     """Run the whole job and return a JSON-friendly result with a ``summary`` text."""
     import rung
     from rung.vision.augment import Augment
+    from rung.vision.options import DEFAULT_AUGMENT
     from rung.vision.train import train_images
 
     out = Path(out)
@@ -93,7 +94,7 @@ def run_demo(
         folder,
         size=64 if digits else None,
         # a mirrored 2 is not a 2: no flips for digits; photos get the default augmentation
-        augment=Augment(flip=False) if digits else "default",
+        augment=Augment(flip=False) if digits else DEFAULT_AUGMENT,
         epochs=1 if quick else 3,
         out=out,
         name="demo",

@@ -54,8 +54,10 @@ MAX_CSV_BYTES = 256 * 2**20  # a labels file: a line per image
 class ImageDataLoaders(DataLoaders):
     """Train and valid :class:`~rung.vision.loader.ImageLoader` s plus what the data knows.
 
-    ``info`` holds ``task`` ("classification"), ``classes`` (sorted), ``size``, ``resize``, ``mean``, ``std``, ``augment``,
-    ``skipped`` (files left out, with reasons), ``split`` and ``label`` (how they were made).
+    ``info`` holds ``task`` ("classification"), ``classes`` (sorted), ``size``, ``resize``,
+    ``mean``, ``std``, ``augment``, ``skipped`` (files left out, with reasons), ``split`` and
+    ``label`` (how they were made), ``source`` and ``options`` (the
+    :class:`~rung.vision.options.ImageDataOptions` used).
 
     >>> import tempfile
     >>> from PIL import Image
@@ -100,6 +102,11 @@ class ImageDataLoaders(DataLoaders):
     def skipped(self) -> list[SkippedFile]:
         """Files left out: unreadable at build time, plus any that failed to decode since."""
         return self.info["skipped"]
+
+    @property
+    def options(self) -> ImageDataOptions:
+        """The settings the loaders were built with."""
+        return self.info["options"]
 
     @property
     def preprocessing(self) -> dict[str, Any]:
@@ -309,7 +316,7 @@ class ImageDataLoaders(DataLoaders):
         return cls(
             train, valid, classes=classes, size=opts.size, item_size=opts.item_size or opts.size,
             resize=opts.resize, mean=tuple(opts.mean), std=tuple(opts.std), augment=opts.augment,
-            skipped=skipped, split=split_how, label=label_how, source=where,
+            skipped=skipped, split=split_how, label=label_how, source=where, options=opts,
             task="classification",
         )  # fmt: skip
 

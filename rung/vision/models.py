@@ -52,6 +52,7 @@ __all__ = [
     "resolve_pretrained",
     "PretrainedWeightsError",
     "DEFAULT_ARCH",
+    "check_arch",
     "pretrained_data_config",
 ]
 
@@ -115,6 +116,30 @@ class TimmClassifier(nn.Module):
         return [body, list(self.head.parameters())]
 
 
+def check_arch(arch: Any) -> str:
+    """``arch`` when timm has that architecture, else an error listing the close names.
+
+    >>> check_arch("resnet18")
+    'resnet18'
+    >>> check_arch("resnet9000")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: timm has no architecture 'resnet9000'; close names: ['resnet200', 'resnet200d', ...
+    """
+    import difflib
+
+    import timm
+
+    if isinstance(arch, str) and timm.is_model(arch):
+        return arch
+    close = difflib.get_close_matches(str(arch), timm.list_models(), n=5, cutoff=0.6)
+    return_hint = f"close names: {close}" if close else "no name is close"
+    raise ValueError(
+        f"timm has no architecture {arch!r}; {return_hint}. List them with "
+        "timm.list_models('*resnet*') (a pattern), or see https://huggingface.co/docs/timm/models."
+    )
+
+
 def resolve_pretrained(arch: str, pretrained: bool | str | None) -> str | None:
     """Where weights for ``arch`` will come from: ``None`` (random init), ``"hub"``,
     ``"offline"`` or a file path. ``"auto"`` prefers an installed package over a download.
@@ -166,14 +191,7 @@ def timm_classifier(
 
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive whole number, got {n_classes!r}.")
-    if not timm.is_model(arch):
-        from rung.utils import closest
-
-        raise ValueError(
-            f"timm has no architecture {arch!r}{closest(arch, timm.list_models())}; list them "
-            "with timm.list_models('*resnet*') (pattern), or see "
-            "https://huggingface.co/docs/timm/models."
-        )
+    check_arch(arch)
     source = resolve_pretrained(arch, pretrained)
     extra = {} if drop_rate is None else {"drop_rate": drop_rate}
     if source == "hub":

@@ -97,13 +97,13 @@ class ImageDataOptions:
             {"size": self.size, "resize": self.resize, "mean": self.mean, "std": self.std}
         )
         checks = [
-            (_number(self.valid_pct) and 0 < self.valid_pct < 1, "valid_pct",
+            (is_number(self.valid_pct) and 0 < self.valid_pct < 1, "valid_pct",
              "a fraction between 0 and 1 (exclusive), e.g. valid_pct=0.2"),
-            (_whole(self.batch_size) and self.batch_size >= 1, "batch_size",
+            (is_whole(self.batch_size) and self.batch_size >= 1, "batch_size",
              "a whole number >= 1, e.g. batch_size=32"),
-            (self.num_workers is None or (_whole(self.num_workers) and self.num_workers >= 0),
+            (self.num_workers is None or (is_whole(self.num_workers) and self.num_workers >= 0),
              "num_workers", "None or a whole number >= 0 (0: load in this process)"),
-            (self.max_pixels is None or (_whole(self.max_pixels) and self.max_pixels >= 1),
+            (self.max_pixels is None or (is_whole(self.max_pixels) and self.max_pixels >= 1),
              "max_pixels", "None or a whole number of pixels >= 1"),
             (self.augment is None or isinstance(self.augment, Augment), "augment",
              "an Augment(...) or None"),
@@ -148,9 +148,11 @@ class ImageDataOptions:
         )  # fmt: skip
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A real number (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _whole(value: Any) -> bool:
+def is_whole(value: Any) -> bool:
+    """A whole number (not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool)

@@ -1,18 +1,176 @@
-"""A finished image run read back: its images as training split them, and their interpretation.
+"""An image run's folder: written at the end of training, read back by interpret and clean.
 
-``rung interpret RUN`` and ``rung clean RUN`` start here: the run folder holds ``model.rung`` and
-``config.json`` (the data folder, how it was labelled and split, the preprocessing).
+:func:`write_run` is the last step of :func:`rung.vision.train.train_images`: the model file,
+metrics, plots, ``config.json``, ``result.json``, the writeup and the runs index.
+``rung interpret RUN`` and ``rung clean RUN`` start from what it wrote: the run folder holds
+``model.rung`` and ``config.json`` (the data folder, how it was labelled and split, the
+preprocessing).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["RunImages", "run_paths", "run_image_data", "interpret_run"]
+if TYPE_CHECKING:
+    from rung.learner import Learner
+
+__all__ = [
+    "ImageTrainResult",
+    "write_run",
+    "export_image_model",
+    "RunImages",
+    "run_paths",
+    "run_image_data",
+    "interpret_run",
+]
+
+
+@dataclass
+class ImageTrainResult:
+    """What :func:`~rung.vision.train.train_images` did: where the run is, the model file, the
+    final metrics."""
+
+    run_dir: Path
+    model_path: Path
+    metrics: dict[str, float]
+    classes: list[str]
+    arch: str
+    weights: str
+    lr: float
+    lr_source: str
+    size: int
+    epochs: int
+    freeze_epochs: int
+    n_train: int
+    n_valid: int
+    seconds: float
+    files: dict[str, Path] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few lines saying what was trained, how well, and where it is."""
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
+        return (
+            f"Fine-tuned {self.arch} ({self.weights}) on {self.n_train} images of "
+            f"{len(self.classes)} classes {self.classes}, {self.freeze_epochs} frozen + "
+            f"{self.epochs} epochs at lr {self.lr:.2e} ({self.lr_source}), {self.size} px.\n"
+            f"Validation ({self.n_valid} images): {scores}. Took {self.seconds:.0f} s.\n"
+            f"Run folder: {self.run_dir}\nModel file: {self.model_path}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (paths as strings), e.g. for ``rung train images --json``."""
+        from rung.models.registry import json_ready
+
+        return json_ready(
+            {k: getattr(self, k) for k in self.__dataclass_fields__}, "ImageTrainResult"
+        )
+
+
+def export_image_model(learn: Learner, path: str | os.PathLike) -> Path:
+    """Write the model file of an image Learner: weights, architecture, classes and the
+    preprocessing prediction repeats (with the flips training used, for TTA)."""
+    from rung.models.registry import model_spec
+
+    dls, model = learn.dls, learn.model
+    return learn.export(
+        path, kind="image", task="classification", classes=dls.classes,
+        preprocessing={**dls.preprocessing, "interpolation": "bilinear"},
+        arch=model_spec(model)["kwargs"]["arch"], weights=model.weights,
+        weights_data_config=model.data_config,
+    )  # fmt: skip
+
+
+def write_run(
+    learn: Learner,
+    run_dir: str | os.PathLike,
+    settings: dict[str, Any],
+    plots: bool = True,
+) -> ImageTrainResult:
+    """Finish a run folder after training: ``metrics.csv``, ``model.rung``, ``config.json``,
+    ``result.json``, and (``plots``) the loss curve, interpretation plots and the writeup; then
+    add the run to the runs index.
+
+    ``settings``: how it was trained, for the config: ``lr``, ``lr_source``, ``epochs``, and
+    optionally ``freeze_epochs``, ``train_seconds``, ``started`` (a ``time.perf_counter()``),
+    ``label``, ``split``, ``pretrained``.
+    """
+    from rung.interpret import ClassificationInterpretation
+    from rung.report import record_run, save_json, write_writeup
+
+    run_dir = Path(run_dir)
+    files = {
+        p.stem: p for p in (run_dir / "show_batch.png", run_dir / "lr_find.png") if p.is_file()
+    }
+    files["metrics"] = learn.recorder.to_csv(run_dir / "metrics.csv")
+    if plots:
+        files["loss"] = learn.recorder.plot_loss(run_dir / "loss.png")
+        interp = ClassificationInterpretation.from_learner(learn)
+        files.update(interp.save(run_dir, k=9, with_images=interp.items is not None))
+    files["model"] = export_image_model(learn, run_dir / "model.rung")
+    config = _run_config(learn, settings)
+    started = settings.get("started", time.perf_counter())
+    dls, metrics = learn.dls, config["metrics"]
+    result = ImageTrainResult(
+        run_dir=run_dir, model_path=files["model"], metrics=metrics, classes=list(dls.classes),
+        arch=config["arch"], weights=learn.model.weights, lr=settings["lr"],
+        lr_source=settings["lr_source"], size=dls.size, epochs=settings["epochs"],
+        freeze_epochs=settings.get("freeze_epochs", 0), n_train=config["data"]["n_train"],
+        n_valid=config["data"]["n_valid"], seconds=time.perf_counter() - started, files=files,
+        history=learn.recorder.history,
+    )  # fmt: skip
+    config["duration_s"] = result.seconds
+    files["config"] = save_json(run_dir / "config.json", config)
+    files["result"] = run_dir / "result.json"
+    save_json(files["result"], result.to_dict())
+    if plots:
+        title = f"{Path(dls.info['source']).name}: image classifier"
+        files.update({f"report_{k}": v for k, v in write_writeup(run_dir, title=title).items()})
+    record_run(run_dir)
+    return result
+
+
+def _run_config(learn: Learner, settings: dict[str, Any]) -> dict[str, Any]:
+    """``config.json``: what the data, model and training were (and what the runs index,
+    the writeup, interpret and clean read back)."""
+    from rung.models.registry import model_spec
+    from rung.vision.callbacks import ChannelsLast
+
+    dls, opts, model = learn.dls, learn.dls.options, learn.model
+    label = settings.get("label", "folder")
+    arch = model_spec(model)["kwargs"]["arch"]
+    folder = str(Path(dls.info["source"]).resolve())
+    metrics = learn.recorder.final_metrics()
+    return {
+        "task": "image classification",
+        "data": {
+            "folder": folder, "path": folder, "label": label if isinstance(label, str) else repr(label),
+            "split": settings.get("split", "auto"), "split_used": dls.info["split"],
+            "valid_pct": opts.valid_pct, "seed": opts.seed, "classes": list(dls.classes),
+            "n_train": len(dls.train.dataset), "n_valid": len(dls.valid.dataset),
+            "skipped": [[str(s.path), s.reason] for s in dls.skipped],
+        },
+        "preprocessing": {**dls.preprocessing, "interpolation": "bilinear"},
+        "augment": opts.augment.to_dict() if opts.augment is not None else None,
+        "model": {"arch": arch, "weights": model.weights, "pretrained": settings.get("pretrained"),
+                  "data_config": model.data_config},
+        "training": {
+            "epochs": settings["epochs"], "freeze_epochs": settings.get("freeze_epochs", 0),
+            "lr": settings["lr"], "lr_source": settings["lr_source"],
+            "batch_size": opts.batch_size, "item_size": opts.item_size or opts.size,
+            "device": str(learn.device), "mixed_precision": learn.mixed_precision,
+            "channels_last": any(isinstance(cb, ChannelsLast) for cb in learn.cbs),
+            "train_seconds": settings.get("train_seconds"),
+        },
+        "metrics": metrics,
+        # what the writeup and the runs index read
+        "app": "images", "arch": arch, "classes": list(dls.classes), "main_metric": "accuracy",
+    }  # fmt: skip
 
 
 def run_paths(run: str | os.PathLike) -> tuple[Path, Path, dict[str, Any]]:

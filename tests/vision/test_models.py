@@ -209,7 +209,7 @@ def test_weight_files_that_do_not_fit_or_are_unsafe_are_refused(tmp_path):
 
 
 def test_unknown_architectures_and_bad_arguments_are_named():
-    with pytest.raises(ValueError, match=r"no architecture 'resnet181'.*did you mean 'resnet18"):
+    with pytest.raises(ValueError, match=r"no architecture 'resnet181'; close names: \['resnet18"):
         build_model("timm", arch="resnet181", n_classes=2, pretrained=False)
     with pytest.raises(ValueError, match="n_classes must be a positive"):
         build_model("timm", arch="resnet18", n_classes=0, pretrained=False)

@@ -19,7 +19,8 @@ from PIL import Image
 import rung
 from rung.modelfile import read_model_config
 from rung.models.registry import build_model
-from rung.vision.train import image_learner, interpret_run, train_images
+from rung.vision.runs import interpret_run
+from rung.vision.train import image_learner, train_images
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_MODULES = ("rung.learner", "rung.callbacks", "rung.vision.data", "rung.vision.augment")
@@ -62,7 +63,7 @@ def test_image_learner_freezes_the_body_and_warns_about_foreign_normalisation(tm
 def test_channels_last_trains_to_the_same_result(tmp_path):
     from rung.data.core import DataLoaders
     from rung.learner import Learner
-    from rung.vision.train import ChannelsLast
+    from rung.vision.callbacks import ChannelsLast
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(48, 3, 32, 32, generator=g), torch.randint(0, 2, (48,), generator=g)
@@ -78,6 +79,63 @@ def test_channels_last_trains_to_the_same_result(tmp_path):
     assert losses[0] == pytest.approx(losses[1], rel=1e-3)
     conv = models[1].model.conv1.weight
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+
+
+def test_image_learner_seed_fixes_the_new_head_whatever_the_rng_was(tmp_path):
+    from rung.vision.data import ImageDataLoaders
+
+    dls = ImageDataLoaders.from_folder(
+        _colour_folder(tmp_path / "colours"), size=32, batch_size=8, num_workers=0
+    )
+    heads = []
+    for before in (1, 2):
+        torch.manual_seed(before)  # whatever ran before image_learner
+        learn = image_learner(dls, "resnet18", pretrained=False, seed=0, progress=False)
+        heads.append(learn.model.head.weight.detach().clone())
+    assert torch.equal(heads[0], heads[1])
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(lr=-1.0), r"lr must be a number > 0 and <= 10.*got -1\.0"),
+        (dict(lr=float("nan")), r"lr must be a number > 0"),
+        (dict(epochs=0), r"epochs must be a whole number >= 1 .*got 0"),
+        (dict(epochs=-1), r"epochs must be a whole number >= 1 .*got -1"),
+        (dict(freeze_epochs=-1), r"freeze_epochs must be a whole number >= 0.*got -1"),
+        (dict(size=0), r"size must be a whole number of pixels from 8 to 4096, got 0"),
+        (dict(valid_pct=-0.2), r"valid_pct must be a fraction between 0 and 1 .*got -0\.2"),
+        (dict(batch_size=0), r"batch_size must be a whole number >= 1.*got 0"),
+        (dict(arch="resnet9000"), r"timm has no architecture 'resnet9000'; close names: "
+                                  r"\['resnet200', 'resnet200d', 'resnet50'"),
+    ],
+)  # fmt: skip
+def test_train_images_refuses_bad_arguments_before_doing_anything(tmp_path, bad, match):
+    folder = _colour_folder(tmp_path / "colours")
+    args = dict(arch="resnet18", pretrained=False, size=32, epochs=1, out=tmp_path / "runs")
+    with pytest.raises(ValueError, match=match):
+        train_images(folder, **{**args, **bad}, num_workers=0, progress=False, say=None)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_command_line_names_the_bad_flag_and_exits_non_zero(tmp_path, capsys):
+    from rung.cli import main
+
+    folder = _colour_folder(tmp_path / "colours")
+    assert main(["train", "images", str(folder), "--epochs", "0", "--out", str(tmp_path)]) != 0
+    assert "epochs must be a whole number >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_images_without_progress_prints_nothing(tmp_path, capfd):
+    folder = _colour_folder(tmp_path / "colours", n=6)
+    result = train_images(
+        folder, arch="resnet18", pretrained=False, size=32, epochs=1, lr=1e-3, batch_size=4,
+        out=tmp_path / "runs", num_workers=0, plots=False, progress=False,
+    )  # fmt: skip
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert result.model_path.is_file()
 
 
 @pytest.mark.slow
