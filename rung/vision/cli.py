@@ -119,9 +119,15 @@ def search(args: argparse.Namespace) -> None:
 
 
 def clean(args: argparse.Namespace) -> None:
-    from rung.vision.clean import clean_run, undo
+    from rung.vision.clean import clean_run
+    from rung.vision.moves import undo
 
     if args.undo:
+        if args.run == "latest":  # the default: a run, but undo works on a data folder
+            raise CommandError(
+                "--undo needs the data folder: rung clean DATA --undo (as the clean that moved "
+                "the files printed)."
+            )
         report = undo(args.run, everything=args.all)
         lines = [f"moved back {len(report.moved)} file(s)", *report.problems]
         emit(args, report.to_dict(), "\n".join(lines))

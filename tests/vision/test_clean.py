@@ -1,5 +1,5 @@
 """rung clean: suspects from a real model, relabel / set aside / undo moving real files, never
-deleting any; decisions from a CSV or typed at a prompt."""
+deleting any (rung.vision.moves); decisions from a CSV or typed at a prompt."""
 
 from __future__ import annotations
 
@@ -13,20 +13,9 @@ from pathlib import Path
 import pytest
 from _vision_run import trained_run
 
-from rung.vision.clean import (
-    LOG_NAME,
-    QUARANTINE,
-    Decision,
-    apply_decisions,
-    clean_run,
-    find_suspects,
-    read_decisions,
-    read_log,
-    review,
-    undo,
-    write_suspects_csv,
-)
+from rung.vision.clean import clean_run, find_suspects, read_decisions, review, write_suspects_csv
 from rung.vision.io import get_image_files
+from rung.vision.moves import LOG_NAME, QUARANTINE, Decision, apply_decisions, read_log, undo
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -226,3 +215,63 @@ def test_write_suspects_csv_round_trips_through_read_decisions(tmp_path):
     row = next(csv.DictReader(open(path)))
     assert row["loss"] == "1.6000" and row["action"] == "keep"
     assert read_decisions(path) == [Decision(tmp_path / "x.jpg", "keep", None)]
+
+
+def test_a_torn_line_in_the_undo_log_is_skipped_with_a_warning_naming_it(data):
+    apply_decisions([Decision(data / "train/cats/a.jpg", "aside")], data)
+    log = data / LOG_NAME
+    with open(log, "a") as f:
+        f.write('{"type": "move", "id": "2024')  # a write cut short (power loss, full disk)
+    with pytest.warns(UserWarning, match=rf"{LOG_NAME}: line 2 is not a whole record"):
+        report = undo(data)
+    assert [m.dst for m in report.moved] == ["train/cats/a.jpg"]
+    assert (data / "train/cats/a.jpg").is_file()
+
+
+def test_undo_in_a_wrong_or_missing_folder_is_an_error_not_nothing_to_do(data, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"'.*/no_such_folder' does not exist"):
+        undo(tmp_path / "no_such_folder")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"no {LOG_NAME} in .*other: rung clean never"):
+        undo(tmp_path / "other")
+    apply_decisions([Decision(data / "train/cats/a.jpg", "aside")], data)
+    undo(data)
+    assert undo(data).problems == [f"nothing to undo in {data.resolve()}."]  # that one is fine
+
+
+def test_rung_clean_undo_fails_with_a_message_and_a_non_zero_exit(data, tmp_path, capsys):
+    from rung.cli import main
+
+    assert main(["clean", str(tmp_path / "no_such_folder"), "--undo"]) != 0
+    assert "no_such_folder' does not exist" in capsys.readouterr().err
+    assert main(["clean", "--undo"]) != 0  # no folder given: 'latest' is a run, not data
+    assert "--undo needs the data folder" in capsys.readouterr().err
+    apply_decisions([Decision(data / "train/cats/a.jpg", "aside")], data)
+    assert main(["clean", str(data), "--undo", "--json"]) == 0
+    assert '"src": ".quarantine/train/cats/a.jpg"' in capsys.readouterr().out
+
+
+def test_moves_never_leave_the_data_folder(data, tmp_path):
+    report = apply_decisions(
+        [
+            Decision(data / "train/cats/a.jpg", "relabel", "../../escaped"),
+            Decision(data / "train/cats/b.jpg", "relabel", ".hidden"),
+        ],
+        data,
+    )
+    assert report.moved == [] and len(report.problems) == 2
+    assert "not a class folder name" in report.problems[0]
+    assert not (tmp_path / "escaped").exists() and (data / "train/cats/a.jpg").is_file()
+    (data / "loose.jpg").write_bytes(b"no class folder")  # relabel would go to data/../dogs/
+    report = apply_decisions([Decision(data / "loose.jpg", "relabel", "dogs")], data)
+    assert report.moved == [] and "outside the data folder" in report.problems[0]
+    # A log line that points outside (edited, or from another folder) moves nothing.
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(b"not yours")
+    (data / LOG_NAME).write_text(
+        json.dumps({"type": "move", "id": "s/0", "session": "s", "action": "aside",
+                    "src": "../back_here.jpg", "dst": "../outside.jpg", "time": "t"}) + "\n"
+    )  # fmt: skip
+    report = undo(data)
+    assert report.moved == [] and "outside the data folder" in report.problems[0]
+    assert outside.read_bytes() == b"not yours" and not (tmp_path / "back_here.jpg").exists()
