@@ -87,6 +87,37 @@ def search_images(
     """
     source = DDGSSource() if source is None else source
     plan = _plan(labels, tuple(queries), source)
+    _check_arguments(plan, source, per_query, workers, max_side, timeout, retries, backoff, pause)
+    pause = getattr(source, "pause", 0.0) if pause is None else pause
+    dest = Path(dest)
+    summary = SearchSummary(dest, {k: LabelSummary(k, dest / k, qs) for k, qs in plan.items()})
+    started = time.monotonic()
+    reporter = _Reporter(summary, progress)
+    downloader = _Downloader(dest, list(plan), max_side, timeout, retries, backoff, workers)
+    try:
+        _run_queries(plan, source, per_query, pause, downloader, reporter)
+        downloader.wait(None, reporter)
+    except BaseException:
+        downloader.cancel.set()  # workers stop at their next step and write nothing more
+        raise
+    finally:
+        downloader.close()
+        reporter.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _check_arguments(
+    plan: dict[str, list[str]],
+    source: ImageSource,
+    per_query: int,
+    workers: int,
+    max_side: int | None,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    pause: float | None,
+) -> None:
     for name, value in [("per_query", per_query), ("workers", workers)]:
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
@@ -105,43 +136,39 @@ def search_images(
             "photos. Label the URLs ('label<TAB>url' lines, or a CSV with label,url columns) and "
             "pass labels=None, or use one list per label."
         )
-    pause = getattr(source, "pause", 0.0) if pause is None else pause
-    dest = Path(dest)
-    summary = SearchSummary(dest, {k: LabelSummary(k, dest / k, qs) for k, qs in plan.items()})
-    started = time.monotonic()
-    reporter = _Reporter(summary, progress)
-    downloader = _Downloader(dest, list(plan), max_side, timeout, retries, backoff, workers)
-    searched = False
-    try:
-        for i, (label, query) in enumerate((k, q) for k, qs in plan.items() for q in qs):
-            if i:
-                downloader.wait(pause, reporter)  # polite to the search engine; downloads go on
-            reporter.describe(query)
-            try:
-                urls = source.image_urls(query, per_query)
-            except (SearchError, OSError) as e:  # OSError: a custom source's network failure
-                error = e if isinstance(e, SearchError) else SearchError.wrap(query, e)
-                if not searched and error is e:
-                    raise
-                if not searched:
-                    raise error from e
-                summary.labels[label].search_errors.append((query, error.why))
-                continue
-            searched = True
-            new = [u for u in dict.fromkeys(urls) if u not in downloader.urls[label]]
-            summary.labels[label].found += len(new)
-            reporter.grow(len(new))
-            for url in new:
-                downloader.submit(label, url, reporter)
-        downloader.wait(None, reporter)
-    except BaseException:
-        downloader.cancel.set()  # workers stop at their next step and write nothing more
-        raise
-    finally:
-        downloader.close()
-        reporter.close()
-    summary.seconds = time.monotonic() - started
-    return summary
+
+
+def _run_queries(
+    plan: dict[str, list[str]],
+    source: ImageSource,
+    per_query: int,
+    pause: float,
+    downloader: _Downloader,
+    reporter: _Reporter,
+) -> None:
+    """Ask ``source`` each query in turn, handing new URLs to the downloader. The first
+    failing search raises (nothing is written then); later ones are listed in the summary."""
+    summary, searched = reporter.summary, False
+    for i, (label, query) in enumerate((k, q) for k, qs in plan.items() for q in qs):
+        if i:
+            downloader.wait(pause, reporter)  # polite to the search engine; downloads go on
+        reporter.describe(query)
+        try:
+            urls = source.image_urls(query, per_query)
+        except (SearchError, OSError) as e:  # OSError: a custom source's network failure
+            error = e if isinstance(e, SearchError) else SearchError.wrap(query, e)
+            if not searched and error is e:
+                raise
+            if not searched:
+                raise error from e
+            summary.labels[label].search_errors.append((query, error.why))
+            continue
+        searched = True
+        new = [u for u in dict.fromkeys(urls) if u not in downloader.urls[label]]
+        summary.labels[label].found += len(new)
+        reporter.grow(len(new))
+        for url in new:
+            downloader.submit(label, url, reporter)
 
 
 def _plan(
