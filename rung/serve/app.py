@@ -93,7 +93,7 @@ def _interface(served: ServedModel, fn: Any, inputs: Any, examples: Any = None) 
         fn=fn, inputs=inputs, outputs=_output(served), title=served.title,
         description=_describe(served), examples=examples, flagging_mode="never",
         concurrency_limit=served.limits.max_in_flight, api_name="predict",
-        cache_examples=False,
+        cache_examples=False, delete_cache=(3600, 3600),  # uploads older than an hour go
     )  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """Images from outside: decode a base64 string, and read an image's header before its pixels.
 
 A decompression bomb is a small file that claims a huge image (a 50 KB PNG of 40,000 x 40,000
-pixels decodes to 4.8 GB). :func:`check_image` opens the bytes with PIL, which reads only the
-header, and refuses images over the pixel cap, animated ones and formats rung doesn't decode,
-before any decoder allocates the pixels.
+pixels decodes to 4.8 GB). :func:`check_image` reads only the header
+(:func:`rung.vision.io.read_header`, the check training and ``rung predict`` use) and refuses
+images over the server's pixel cap and formats rung doesn't read, before any decoder allocates
+the pixels; :func:`rung.vision.io.preprocess_image` then decodes it (JPEG and WEBP with
+torchvision as in training, the others with PIL) under the same cap.
 
 >>> import io
 >>> from PIL import Image
@@ -20,9 +22,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
-import warnings
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,50 +36,42 @@ if TYPE_CHECKING:
 
 __all__ = ["IMAGE_FORMATS", "ImageModel", "check_image", "decode_base64"]
 
-IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")  # what rung.vision.io decodes
-# decoded from bytes by torchvision, as in training; the others through PIL, which refuses a
-# damaged PNG with an error where torchvision's PNG decoder has been seen to crash the process
-TORCHVISION_FORMATS = ("JPEG", "WEBP")
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")  # the files rung.vision reads (.jpg .png .webp .bmp)
 
 
 def check_image(data: bytes, max_pixels: int, name: str = "image") -> tuple[str, int, int]:
     """``(format, width, height)`` of an encoded image, read from its header only; an
-    :class:`~rung.serve.limits.ApiError` (422 not an image / animated / other format, 413 too
-    many pixels) that names ``name`` otherwise.
+    :class:`~rung.serve.limits.ApiError` (422 not an image or another format, 413 too many
+    pixels) that names ``name`` otherwise.
 
     >>> check_image(b"%PDF-1.4 ...", max_pixels=10**6, name="report.pdf")
     Traceback (most recent call last):
     ...
-    rung.serve.limits.ApiError: report.pdf is not an image PIL can read; send a JPEG, PNG, WEBP or BMP file
+    rung.serve.limits.ApiError: report.pdf is not an image rung can read (not an image file PIL can identify); send a JPEG, PNG, WEBP or BMP file
     """
-    from PIL import Image, UnidentifiedImageError
+    from rung.vision.io import ImageTooLargeError, UnreadableImageError, read_header
 
     if not data:
         raise ApiError(422, f"{name} is empty (0 bytes); send the image file's bytes")
-    try:
-        with warnings.catch_warnings():  # PIL warns past its own (higher) cap; ours decides
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:  # lazy: reads the header, not the pixels
-                (width, height), fmt = im.size, im.format
-                frames = getattr(im, "n_frames", 1)
-    except Image.DecompressionBombError as e:  # over twice PIL's own cap: it says the size
-        found = re.search(r"\((\d+) pixels\)", str(e))
-        pixels = f"{int(found.group(1)):,}" if found else "too many"
+    try:  # no cap of read_header's own: the server's is checked below, with the server's fix
+        header = read_header(data, name, max_pixels=sys.maxsize)
+    except ImageTooLargeError as e:  # over PIL's own hard limit, which it enforces itself
+        found = re.search(r"([\d,]+) pixels", str(e))
+        declared = f"declares {found.group(1)} pixels" if found else "has too many pixels"
         raise ApiError(
             413,
-            f"{name} declares {pixels} pixels, over the server's cap of {max_pixels:,}; send a "
-            "smaller image (resize it)",
+            f"{name} {declared}, over the server's cap of {max_pixels:,}; send a smaller "
+            "image (resize it)",
         ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+    except UnreadableImageError as e:
         raise ApiError(
-            422, f"{name} is not an image PIL can read; send a JPEG, PNG, WEBP or BMP file"
+            422,
+            f"{name} is not an image rung can read ({str(e).removeprefix(name + ': ')}); send "
+            "a JPEG, PNG, WEBP or BMP file",
         ) from None
+    fmt, width, height = header.format, header.width, header.height
     if fmt not in IMAGE_FORMATS:
         raise ApiError(422, f"{name} is a {fmt} image; send one of {', '.join(IMAGE_FORMATS)}")
-    if frames > 1:
-        raise ApiError(422, f"{name} is animated ({frames} frames); send a single still image")
-    if width < 1 or height < 1:
-        raise ApiError(422, f"{name} is empty ({width}x{height} pixels)")
     if width * height > max_pixels:
         raise ApiError(
             413,
@@ -141,18 +134,17 @@ class ImageModel(ServedModel):
 
     def prepare(self, item: tuple[str, Any]) -> torch.Tensor:
         """The (1, 3, S, S) tensor of one image, after its header passed the checks."""
-        from PIL import Image
-
         from rung.vision.io import UnreadableImageError, preprocess_image
 
         name, value = item
         data = value if isinstance(value, bytes) else decode_base64(value, name)
-        fmt, _, _ = check_image(data, self.limits.max_pixels, name)
+        check_image(data, self.limits.max_pixels, name)
         try:
-            source = data if fmt in TORCHVISION_FORMATS else Image.open(io.BytesIO(data))
-            return preprocess_image(source, self.predictor.preprocessing)  # (1, 3, S, S)
+            prep = self.predictor.preprocessing
+            return preprocess_image(data, prep, max_pixels=self.limits.max_pixels)
         except (UnreadableImageError, OSError, ValueError) as e:  # a header fine, data cut off
-            raise ApiError(422, f"{name} can't be decoded: {e}") from None
+            message = str(e).removeprefix("image bytes: ")
+            raise ApiError(422, f"{name}: {message}; send the whole file") from None
 
     def predict_raw(self, prepared: list[Any]) -> np.ndarray:
         import torch

@@ -163,7 +163,8 @@ async function start() {
   $("title").textContent = info.model;
   document.title = info.model;
   const what = info.classes ? "Classes: " + info.classes.join(", ") : "Predicts " + (info.target || "a number");
-  $("about").textContent = what + ". A " + info.kind + " model (" + (info.architecture || "?") + ").";
+  const article = /^[aeiou]/.test(info.kind) ? ". An " : ". A ";
+  $("about").textContent = what + article + info.kind + " model (" + (info.architecture || "?") + ").";
   buildForm();
   $("form").addEventListener("submit", predict);
 }

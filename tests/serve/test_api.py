@@ -96,9 +96,27 @@ def _bad_image_requests(photo: Path) -> list[tuple[str, dict, int, str]]:
          400, "NaN is not JSON"),
         ("plain text", {"content": b"cat", "headers": {"content-type": "text/plain"}}, 415,
          "'text/plain' is not one /api/predict reads"),
-        ("a cut-off JPEG", {"files": {"image": ("cut.jpg", photo.read_bytes()[:600])}}, 422,
-         "cut.jpg"),
+        ("a JPEG cut in its header", {"files": {"image": ("cut.jpg", photo.read_bytes()[:600])}},
+         422, "cut.jpg is not an image rung can read"),
+        ("a JPEG cut in half", {"files": {"image": ("half.jpg", _half(photo.read_bytes()))}},
+         422, "half.jpg: can't decode it as an image (image file is truncated"),
+        ("a PNG cut in half", {"files": {"image": ("half.png", _half(_png()))}}, 422,
+         "half.png: can't decode it as an image (image file is truncated"),
     ]  # fmt: skip
+
+
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _png() -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def _gif() -> bytes:

@@ -94,3 +94,60 @@ def test_the_static_page_works_against_the_server(browser, image_server, image_m
     page.locator("#go").click()
     page.wait_for_function("() => document.getElementById('error').innerText", timeout=TIMEOUT_MS)
     assert "notes.jpg is not an image" in page.locator("#error").inner_text()
+
+
+# ---------------------------------------------------------------------------- without a browser
+def test_the_page_checks_a_photo_like_the_api(image_model):
+    import asyncio
+
+    import gradio as gr
+    import pytest
+
+    from rung.serve.api import make_batcher
+    from rung.serve.app import _answer
+    from rung.serve.model import load_served
+
+    from .test_api import _png_header
+
+    served = load_served(image_model)
+    batcher = make_batcher(served)
+    with pytest.raises(gr.Error, match="bomb.png is 9000x9000 = 81,000,000 pixels, over the"):
+        asyncio.run(_answer(served, batcher, ("bomb.png", _png_header(9000, 9000))))
+    assert batcher.stats.passes == 0
+
+
+def test_gradio_uploads_are_capped_and_examples_shown(image_model, cats_dogs_dir):
+    from fastapi.testclient import TestClient
+
+    from rung.serve.limits import Limits
+    from rung.serve.server import build_server
+
+    examples = cats_dogs_dir / "val" / "dogs"
+    app = build_server(image_model, Limits(max_body_bytes=10_000), examples=examples,
+                       allow_origins=["https://pages.example.org"])  # fmt: skip
+    client = TestClient(app)
+    big = client.post("/gradio_api/upload", files={"files": ("big.jpg", b"x" * 20_000)})
+    assert big.status_code == 413
+    config = client.get("/config").text
+    assert "dog.4001.jpg" in config and "dog.4024.jpg" in config and "dog.4025.jpg" not in config
+    preflight = client.options("/api/predict", headers={
+        "origin": "https://pages.example.org", "access-control-request-method": "POST"})  # fmt: skip
+    assert preflight.headers["access-control-allow-origin"] == "https://pages.example.org"
+    other = client.get("/api/health", headers={"origin": "https://elsewhere.example.com"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_text_model_gets_one_box_per_text_column():
+    import asyncio
+
+    from rung.serve.api import make_batcher
+    from rung.serve.app import _answer, build_ui
+    from rung.serve.rows import TextModel
+
+    from .test_rows import _TextPredictor
+
+    served = TextModel(_TextPredictor(["anchor", "target", "context"]))
+    demo = build_ui(served, make_batcher(served))
+    assert [c.label for c in demo.input_components] == ["anchor", "target", "context"]
+    shown = asyncio.run(_answer(served, make_batcher(served), ("the form", {"anchor": "abcd"})))
+    assert shown == "### 0.4 (training targets ranged from 0 to 1)"
