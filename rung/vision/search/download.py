@@ -26,6 +26,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from rung.vision.io import ImageTooLargeError, UnreadableImageError, read_header
+
 __all__ = [
     "FetchError",
     "NotAnImageError",
@@ -163,17 +165,27 @@ def _network_error(reason: object, timeout: float) -> FetchError:
     return FetchError(f"{type(reason).__name__}: {reason}", False)
 
 
-def decode_image(data: bytes, max_side: int | None = 400) -> Image.Image:
+def decode_image(
+    data: bytes, max_side: int | None = 400, max_pixels: int | None = None
+) -> Image.Image:
     """Decode ``data`` fully, upright and in RGB, shrunk so its longer side is <= ``max_side``.
 
-    Decoding every pixel is the check: a truncated or corrupt file raises `NotAnImageError`.
-    The aspect ratio is kept; smaller images are not enlarged; transparency goes onto white.
+    Decoding every pixel is the check: a truncated or corrupt file raises `NotAnImageError`,
+    and so does one whose header declares more than ``max_pixels`` (None:
+    :data:`rung.vision.io.MAX_PIXELS`), before any pixel is decoded. The aspect ratio is
+    kept; smaller images are not enlarged; transparency goes onto white.
 
     >>> buffer = io.BytesIO()
     >>> Image.new("RGB", (800, 200), "red").save(buffer, "PNG")
     >>> decode_image(buffer.getvalue(), max_side=400).size
     (400, 100)
     """
+    try:
+        read_header(data, "the image", max_pixels)
+    except ImageTooLargeError as e:
+        raise NotAnImageError(str(e).removeprefix("the image: ")) from None
+    except UnreadableImageError:
+        pass  # not an image: the full decode below says what it is instead
     try:
         with Image.open(io.BytesIO(data)) as image:
             if max_side and image.format == "JPEG":

@@ -17,6 +17,7 @@ from PIL import Image
 
 from rung.vision.search.download import (
     FetchError,
+    NotAnImageError,
     decode_image,
     fetch,
     known_hashes,
@@ -364,3 +365,16 @@ def test_decode_and_atomic_save(photos: dict[str, bytes], tmp_path: Path):
     assert known_hashes(tmp_path)["e" * 64] == "cat.jpg"
     (tmp_path / ".rung-cat-1.part").write_bytes(b"partial")
     assert remove_temp_files(tmp_path) == 1 and [p.name for p in tmp_path.iterdir()] == ["cat.jpg"]
+
+
+def test_a_downloaded_image_over_the_pixel_cap_is_refused_unread(tmp_path: Path, monkeypatch):
+    from _vision_run import png_header
+
+    bomb = png_header(tmp_path / "bomb.png", 10_000, 10_000).read_bytes()  # 300 MB as pixels
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("the image was decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    with pytest.raises(NotAnImageError, match=r"10000x10000 pixels .*over the cap"):
+        decode_image(bomb, max_side=400)
