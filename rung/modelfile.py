@@ -43,6 +43,7 @@ from typing import IO, TYPE_CHECKING, Any
 import rung
 from rung.models.registry import (
     UnknownModelError,
+    find_builder,
     json_ready,
     model_spec,
     rebuild_model,
@@ -238,6 +239,7 @@ def load_model_file(
         build = functools.partial(rebuild_model, config["model"])
         with _open_weights(path, zf) as (header, read_data):
             with _refusals(path, _EXPORT_AGAIN), _spec_errors(path, config["model"]):
+                find_builder(config["model"]["name"])  # its module imported off the meta device
                 checked = build_declared(build, header)  # before reading the data
             data = read_data()
     with _refusals(path):

@@ -39,6 +39,7 @@ __all__ = [
     "model_spec",
     "unwrap_model",
     "list_models",
+    "find_builder",
     "json_ready",
     "builder_modules",
     "UnknownModelError",
@@ -170,6 +171,17 @@ def list_models() -> list[str]:
     """
     available = {name for name, module in builder_modules().items() if _module_exists(module)}
     return sorted(set(_BUILDERS) | available)
+
+
+def find_builder(name: str) -> Callable[..., Any]:
+    """The function registered as ``name``, importing the module that registers it if need
+    be (an UnknownModelError names the known ones). Loading a model file calls it before
+    building on the meta device, so that module's import-time code runs on the usual device.
+
+    >>> find_builder("mlp").__module__
+    'rung.models.mlp'
+    """
+    return _find_builder(name)
 
 
 def builder_modules() -> dict[str, str]:
