@@ -127,9 +127,15 @@ def write_suspects_csv(suspects: Iterable[Suspect], path: str | os.PathLike) -> 
 
     Each ``action`` becomes ``keep``, ``relabel:<class>`` or ``aside``; then
     :func:`read_decisions` and :func:`apply_decisions` (or ``rung clean RUN --apply FILE``).
+    A list at ``path`` that a person already edited (any action but keep) is never replaced:
+    the new one goes to ``<stem>-2.csv`` (``-3``...). Returns where it was written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    n, stem = 1, path.stem
+    while _edited(path):
+        n += 1
+        path = path.with_name(f"{stem}-{n}{path.suffix}")
     fields = ["path", "label", "predicted", "probability", "prob_label", "loss", "split", "reason"]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -140,6 +146,18 @@ def write_suspects_csv(suspects: Iterable[Suspect], path: str | os.PathLike) -> 
                 [f"{d[k]:.4f}" if isinstance(d[k], float) else d[k] for k in fields] + ["keep"]
             )
     return path
+
+
+def _edited(path: Path) -> bool:
+    """Whether ``path`` exists and holds a decision other than keep (so someone worked on it)."""
+    if not path.exists():
+        return False
+    try:
+        with open(path, newline="") as f:
+            return any((row.get("action") or "keep").strip().lower() not in ("keep", "k", "")
+                       for row in csv.DictReader(f))  # fmt: skip
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return True  # unreadable as a suspects list: not ours to replace
 
 
 # ------------------------------------------------------------------------------------------

@@ -275,3 +275,16 @@ def test_moves_never_leave_the_data_folder(data, tmp_path):
     report = undo(data)
     assert report.moved == [] and "outside the data folder" in report.problems[0]
     assert outside.read_bytes() == b"not yours" and not (tmp_path / "back_here.jpg").exists()
+
+
+def test_listing_suspects_again_never_overwrites_an_edited_list(tmp_path):
+    from rung.vision.clean import Suspect
+
+    suspects = [Suspect(tmp_path / "x.jpg", "cats", "dogs", 0.8, 0.2, 1.6, "valid", "top loss")]
+    first = write_suspects_csv(suspects, tmp_path / "suspects.csv")
+    assert write_suspects_csv(suspects, first) == first  # untouched: replaced by the new list
+    first.write_text(first.read_text().replace(",keep", ",relabel:dogs"))  # a person's work
+    edited = first.read_text()
+    second = write_suspects_csv(suspects, first)
+    assert second == tmp_path / "suspects-2.csv" and first.read_text() == edited
+    assert read_decisions(second)[0].action == "keep"
