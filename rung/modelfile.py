@@ -11,7 +11,8 @@ Loading reads JSON and raw tensors, rebuilds the module through ``rung.models.re
 loads the weights with ``strict=True``. It never unpickles and never runs code from the file, so
 it needs no training code. Nor does it trust what the file declares: it reads only regular files
 of at most ``MAX_FILE_BYTES``, zips of exactly the two members, a ``config.json`` of at most
-``MAX_CONFIG_BYTES`` nested at most ``MAX_JSON_DEPTH`` deep, weights that inflate at most
+``MAX_CONFIG_BYTES`` nested at most ``MAX_JSON_DEPTH`` deep with fewer than ``MAX_JSON_VALUES``
+values, weights that inflate at most
 ``MAX_INFLATION`` times; it builds the declared model on the meta device and compares it with the
 tensors the weights' header declares before allocating anything (:mod:`rung.models.meta`), and
 refuses weights holding NaN or infinity. Each refusal is one :class:`ModelFileError`.
@@ -76,6 +77,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_CONFIG_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_JSON_VALUES",
     "MAX_INFLATION",
     "ModelFileError",
     "save_model_file",
@@ -91,6 +93,7 @@ CONFIG_NAME = "config.json"
 MAX_FILE_BYTES = 64 * 2**30
 MAX_CONFIG_BYTES = 64 * 2**20  # a million category names, or a big tokenizer.json, fit
 MAX_JSON_DEPTH = 64  # a config is a few levels deep; nested ensembles a few more
+MAX_JSON_VALUES = 2_000_000  # parsed, ~60 bytes each; a 250k-token tokenizer has ~0.5M
 MAX_INFLATION = 32  # rung stores weights uncompressed; floats deflate about 1.1x
 _MAX_MEMBERS = 1000  # beyond this the zip's directory is not even read
 _RESERVED = ("format_version", "rung_version", "model")
@@ -328,7 +331,7 @@ def _read_config(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
     with _refusals(path, member=CONFIG_NAME):
         raw = read_member(zf, capped_member(zf, CONFIG_NAME, MAX_CONFIG_BYTES))
     with _refusals(path, "Export the model again."):
-        config = strict_json(raw, MAX_JSON_DEPTH, what=f"its {CONFIG_NAME}")
+        config = strict_json(raw, MAX_JSON_DEPTH, f"its {CONFIG_NAME}", MAX_JSON_VALUES)
     if not isinstance(config, dict):
         raise ModelFileError(
             path, f"its {CONFIG_NAME} holds a {type(config).__name__}, not a JSON object."

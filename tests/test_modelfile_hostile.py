@@ -202,6 +202,20 @@ def test_a_config_that_inflates_past_its_cap_is_refused_unread(tmp_path):
         read_model_config(path)
 
 
+def test_a_config_of_millions_of_small_values_is_refused_before_parsing(tmp_path):
+    """Before: 3 million two-letter class names (15 MB, deflated to 15 KB) parsed into
+    ~200 MB of Python strings; at the size cap, 13 million took a gigabyte."""
+    path = tmp_path / "classes.rung"
+    with zipfile.ZipFile(path, "w") as zf:
+        classes = b'"ab",' * 3_000_000
+        zf.writestr(CONFIG_NAME, b'{"format_version": 1, "classes": [' + classes + b'"ab"]}',
+                    compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
+        zf.writestr(WEIGHTS_NAME, b"")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ModelFileError, match=r"config.json holds more than 2,000,000 values"):
+        read_model_config(path)
+
+
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize(
     ("name", "message"),

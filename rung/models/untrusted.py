@@ -178,8 +178,20 @@ def read_exactly(f: IO[bytes], n: int, what: str) -> bytearray:
     return data
 
 
-def strict_json(raw: bytes, max_depth: int, what: str = "it") -> Any:
-    """Parse UTF-8 JSON as rung writes it: no NaN or Infinity, nested at most ``max_depth``."""
+def strict_json(raw: bytes, max_depth: int, what: str = "it", max_values: int | None = None) -> Any:
+    """Parse UTF-8 JSON as rung writes it: no NaN or Infinity, nested at most ``max_depth``,
+    and (``max_values``) holding fewer values than that, counted before parsing by the commas
+    (an over-count: commas inside strings count too). Parsed, each small value costs ~60
+    bytes: 60 MB of ``"ab",`` is a gigabyte.
+
+    >>> strict_json(b'[1, 2, 3]', max_depth=2, max_values=2)
+    Traceback (most recent call last):
+    ...
+    rung.models.untrusted.Refused: it holds more than 2 values (2 commas).
+    """
+    commas = raw.count(b",")
+    if max_values is not None and commas >= max_values:
+        raise Refused(f"{what} holds more than {max_values:,} values ({commas:,} commas).")
     too_deep = Refused(f"{what} is nested more than {max_depth} levels deep.")
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
