@@ -90,6 +90,14 @@ class ImagePredictor(Predictor):
             check_preprocessing(self.preprocessing)
         except ValueError as e:
             raise ModelFileError(where, str(e), "Export it again.") from None
+        outputs = getattr(getattr(model, "model", model), "num_classes", None)
+        if outputs is not None and outputs != len(self.classes):
+            raise ModelFileError(
+                where,
+                f"its config names {len(self.classes)} classes {self.classes[:5]} but the model "
+                f"has {outputs} outputs; each probability would go to the wrong class.",
+                "Export it again.",
+            )
 
     @property
     def tta_flips(self) -> list[tuple[int, ...]]:

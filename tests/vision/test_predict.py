@@ -195,3 +195,14 @@ def test_predict_folder_writes_a_csv_and_lists_unreadable_files(
     assert json.dumps(result.to_dict())  # JSON-ready for the CLI
     with pytest.raises(NotADirectoryError, match="use predict"):
         rung.load(tiny_model_file).predict_folder(folder / "sub" / "0.jpg")
+
+
+def test_a_model_file_whose_classes_dont_match_its_outputs_is_refused(tmp_path):
+    from rung.modelfile import ModelFileError
+
+    model = build_model("timm", arch="resnet18", n_classes=2, pretrained=False)
+    config = {"kind": "image", "task": "classification", "classes": ["a", "b", "c"],
+              "preprocessing": PREPROCESSING}  # fmt: skip
+    path = save_model_file(tmp_path / "m.rung", model, config)
+    with pytest.raises(ModelFileError, match=r"names 3 classes .* but the model has 2 outputs"):
+        rung.load(path)
