@@ -11,6 +11,9 @@ on the training rows alone:
 - :func:`greedy_ensemble`: Caruana et al.'s ensemble selection (2004), with replacement:
   start from nothing, add the model whose addition most lowers the out-of-fold loss, again
   and again; the weights are how often each model was added;
+- :func:`smear`: for a target learned on the log scale, the factor that turns predictions
+  back into means in the target's units is estimated on the ensemble's out-of-fold
+  predictions too;
 - the validation rows score the chosen ensemble once, at the end.
 
 >>> import pandas as pd
@@ -44,6 +47,7 @@ __all__ = [
     "cv_baseline",
     "greedy_ensemble",
     "fit_weighted_ensemble",
+    "smear",
     "Folds",
 ]
 
@@ -204,3 +208,18 @@ def fit_weighted_ensemble(
     oof = sum(w * fits[n].oof_preds for n, w in weights.items()) / rounds
     fit.seconds += sum(f.seconds for f in chosen)
     return _with_oof(fit, data, oof, folds)
+
+
+def smear(fits: dict[str, FittedModel], data: TabularData, folds: Folds, chosen: str) -> float:
+    """For a target learned as ``log1p`` (``data.target.log``): estimate Duan's smearing
+    factor on the out-of-fold predictions of ``fits[chosen]``
+    (:meth:`~rung.tabular.target.TabularTarget.smear`: ``exp`` of a mean of logs is a median;
+    the factor makes predictions means in the target's units), then score every fit again
+    with it. Returns the factor (1.0 for a target learned as it is)."""
+    if not data.target.log:
+        return 1.0
+    factor = data.target.smear(data.ys("train"), fits[chosen].oof_preds)
+    for fit in fits.values():
+        fit.metrics = score(data, fit.valid_preds)
+        _with_oof(fit, data, fit.oof_preds, folds)
+    return factor

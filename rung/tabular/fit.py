@@ -126,15 +126,21 @@ def score(
         loss = float(-np.log(p).mean()) + 0.0  # + 0.0: a perfect score reads 0.0, not -0.0
         return {"accuracy": float((preds.argmax(1) == y).mean()), "loss": loss}
     learned = preds.reshape(-1) - y.astype(np.float64)  # error on the scale the models learn
-    y, preds = data.target.to_original(y), data.target.to_original(preds.reshape(-1))
+    y = np.expm1(y.astype(np.float64)) if data.target.log else y.astype(np.float64)  # as given
+    preds = data.target.to_original(preds.reshape(-1))  # as the model file gives them
     err = preds - y
     ss_tot = float(((y - y.mean()) ** 2).sum())
     mse = float((err**2).mean())
     r2 = 1 - float((err**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
     out = {"rmse": mse**0.5, "mae": float(np.abs(err).mean()), "r2": r2}
-    if data.target.log:
-        out["rmsle"] = float((learned**2).mean()) ** 0.5
+    if data.target.log:  # of the predictions as the model file gives them
+        out["rmsle"] = float(np.sqrt(np.mean(_log_errors(data, preds, y) ** 2)))
     return out | {"loss": float((learned**2).mean())}
+
+
+def _log_errors(data: TabularData, preds: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``log1p(prediction) - log1p(target)`` per row, both in the target's units."""
+    return np.log1p(np.clip(preds, 0, None)) - np.log1p(y)
 
 
 def finish_fit(

@@ -107,10 +107,14 @@ def _rows(data: TabularData, fits: dict[str, FittedModel], on: str) -> tuple[np.
 
 
 def _per_row(data: TabularData, y: np.ndarray, preds: np.ndarray) -> np.ndarray:
-    """Per row: 1/0 for a right/wrong class, or the squared error on the scale the models
-    learn (so its mean's root is the rmse, or the rmsle for a log-scale target)."""
+    """Per row: 1/0 for a right/wrong class, or the squared error (so its mean's root is the
+    rmse; for a log-scale target, of the logs of the predictions in the target's units: the
+    rmsle)."""
     if data.task == "classification":
         return (preds.argmax(axis=1) == y).astype(np.float64)
+    if data.target.log:
+        original = np.clip(data.target.to_original(preds.reshape(-1)), 0, None)
+        return (np.log1p(original) - y.astype(np.float64)) ** 2
     return (preds.reshape(-1) - y.astype(np.float64)) ** 2
 
 
@@ -304,9 +308,12 @@ def _target_words(data: TabularData, fit: FittedModel) -> str:
     """How a regression target was learned and what its errors mean."""
     m = fit.metrics
     if data.target.log:
+        factor = data.target.log_factor
         return (
             f"The target was learned as log1p({data.target.name}) ({data.target.log_reason}); "
-            f"rmse {m['rmse']:.4g} and mae {m['mae']:.4g} are in the target's units, rmsle "
-            f"{m['rmsle']:.4f} is the rmse of the logs (about a {m['rmsle']:.0%} typical error)."
+            f"predictions are exp(output) x {factor:.4f} - 1 (Duan's smearing factor, from the "
+            f"out-of-fold predictions: a mean rather than a median); rmse {m['rmse']:.4g} and "
+            f"mae {m['mae']:.4g} are in the target's units, rmsle {m['rmsle']:.4f} is the rmse "
+            f"of the logs (about a {m['rmsle']:.0%} typical error)."
         )
     return f"The target was learned as it is ({data.target.log_reason})."

@@ -41,7 +41,14 @@ from typing import Any
 import pandas as pd
 
 from rung.report import new_run_dir, record_run, save_json, write_writeup
-from rung.tabular.bagging import cv_baseline, fit_cv, fit_weighted_ensemble, forest_cv, kfold
+from rung.tabular.bagging import (
+    cv_baseline,
+    fit_cv,
+    fit_weighted_ensemble,
+    forest_cv,
+    kfold,
+    smear,
+)
 from rung.tabular.boosting import fit_lightgbm
 from rung.tabular.classic import fit_boosting, fit_forest, fit_linear
 from rung.tabular.csvfile import read_csv
@@ -210,6 +217,9 @@ def train_table(
         note = cv_note(board, fits, data, exported)
     else:
         note = selection_note(board, fits, data, exported)
+    if data.steps is not None:  # the writeup shows the note: name every feature step there
+        made = "; ".join(data.steps.notes) or "none (no string column with many values)"
+        note += f"\nFeature steps: {made}."
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     plots = write_net_history(fits, run_dir)
     if explain:
@@ -301,6 +311,7 @@ def fit_models(
     if folds:
         trained = {n: f for n, f in fits.items() if n != "baseline"}
         fits["weighted_ensemble"] = fit_weighted_ensemble(trained, data, folds)
+        smear(fits, data, folds, "weighted_ensemble")  # a log-scale target's mean, not median
         _log(progress, f"  weighted_ensemble: {fits['weighted_ensemble'].description}")
     return fits
 

@@ -111,3 +111,30 @@ def test_models_scored_on_validation_rows_cant_be_mixed_with_folds(titanic, tmp_
         train_table(titanic, "Survived", models="blend", folds=5, out=tmp_path)
     with pytest.raises(ValueError, match="folds must be 0 .* or >= 2, got 1"):
         train_table(titanic, "Survived", models="rf", folds=1, out=tmp_path)
+
+
+def test_a_log_target_is_turned_back_into_means_by_the_out_of_fold_smearing_factor(
+    california, tmp_path
+):
+    run = train_table(california, "median_house_value", models="lgbm", folds=3, out=tmp_path,
+                      explain=False)  # fmt: skip
+    target, ens = run.data.target, run.fits["weighted_ensemble"]
+    y = run.data.ys("train").astype(float)
+    assert target.log_factor == pytest.approx(np.mean(np.exp(y - ens.oof_preds)))
+    assert 1.0 < target.log_factor < 1.1
+    mean_of = lambda p: np.mean(np.exp(p))  # noqa: E731  (on the log1p scale)
+    plain, smeared = (
+        mean_of(ens.oof_preds) / mean_of(y),
+        target.log_factor * mean_of(ens.oof_preds) / mean_of(y),
+    )
+    assert abs(smeared - 1) < 0.002 < 0.01 < abs(plain - 1)  # the factor puts the mean right
+    predictor = rung.load(run.model_path)
+    rows = california.iloc[run.data.split.valid]
+    values = predictor.predict(rows)["median_house_value"].to_numpy()
+    np.testing.assert_allclose(values, np.exp(ens.valid_preds) * target.log_factor - 1)
+    truth = rows["median_house_value"].to_numpy()
+    assert run.metrics["rmse"] == pytest.approx(np.sqrt(np.mean((values - truth) ** 2)))
+    assert run.metrics["rmsle"] == pytest.approx(
+        np.sqrt(np.mean((np.log1p(values) - np.log1p(truth)) ** 2))
+    )
+    assert "Duan's smearing factor" in run.note and "Feature steps: none" in run.note
