@@ -286,8 +286,11 @@ class ImageDataLoaders(DataLoaders):
         in ``dls.skipped`` with the ones found unreadable here."""
         opts = ImageDataOptions.merge(options, settings)
         files, labels = [Path(f) for f in files], list(labels)
-        if len(files) != len(labels) or (is_valid is not None and len(is_valid) != len(files)):
-            raise ValueError("files, labels (and is_valid) need one entry per image.")
+        for name, values in (("labels", labels), ("is_valid flags", is_valid)):
+            if values is not None and len(values) != len(files):
+                raise ValueError(
+                    f"{len(files)} files but {len(values)} {name}: give one per image file."
+                )
         skipped = list(skipped)
         if opts.verify:
             keep, unreadable = verify_images(files, opts.max_pixels)
@@ -334,6 +337,8 @@ class ImageDataLoaders(DataLoaders):
 
         if split not in ("train", "valid"):
             raise ValueError(f"split must be 'train' or 'valid', got {split!r}.")
+        if isinstance(max_n, bool) or not isinstance(max_n, int) or max_n < 1:
+            raise ValueError(f"max_n must be a whole number >= 1, got {max_n!r}.")
         x, y = (self.train if split == "train" else self.valid).one_batch()
         images, y = self.decode(x[:max_n]), y[:max_n].tolist()
         ncols = math.ceil(math.sqrt(len(images)))

@@ -174,7 +174,7 @@ def choose_lr(
         return float(lr), "given"
     found = learn.lr_find(plot_path=plot_path)
     if say is not None:
-        say(f"lr_find recommends {found.recommended:.2e} (valley {found.suggested:.2e})")
+        say(f"lr_find recommends {found.recommended:.2e} (valley {found.valley:.2e})")
     return float(found.recommended), "lr_find (slide, between valley and 10x valley)"
 
 

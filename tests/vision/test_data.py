@@ -353,3 +353,13 @@ def test_the_flips_training_used_go_to_the_model_file(cats_dogs_dir, tmp_path):
     ]:
         pp = build(folder, augment=augment, valid_pct=0.34).preprocessing
         assert (pp["flip"], pp["flip_vert"]) == flips, augment
+
+
+def test_list_lengths_and_plot_sizes_that_cant_work_are_named(dls, tmp_path):
+    files = dls.valid.dataset.files[:3]
+    with pytest.raises(ValueError, match=r"3 files but 2 labels"):
+        ImageDataLoaders.from_lists(files, ["cats", "dogs"], num_workers=0)
+    with pytest.raises(ValueError, match=r"3 files but 4 is_valid flags"):
+        ImageDataLoaders.from_lists(files, ["cats"] * 3, is_valid=[True] * 4, num_workers=0)
+    with pytest.raises(ValueError, match=r"max_n must be a whole number >= 1, got 0"):
+        dls.show_batch(tmp_path / "none.png", max_n=0)
