@@ -29,7 +29,6 @@ import torch
 
 from rung.data.core import DataLoaders
 from rung.data.splitters import random_split, split_by_column
-from rung.vision.io import denormalize
 from rung.vision.items import (
     LabelSpec,
     check_class_folders,
@@ -44,6 +43,7 @@ from rung.vision.items import (
 )
 from rung.vision.loader import ImageLoader, SkippedFile, image_files_loader
 from rung.vision.options import ImageDataOptions
+from rung.vision.pixels import denormalize
 
 __all__ = ["ImageDataLoaders"]
 

@@ -29,17 +29,14 @@ import torch.nn.functional as F
 
 from rung.vision.augment import Augment, to_device
 from rung.vision.io import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     UnreadableImageError,
     decode_bytes,
     load_image,
-    normalize,
     nvjpeg_can_decode,
     read_bytes,
     read_header,
-    resize_image,
 )
+from rung.vision.pixels import IMAGENET_MEAN, IMAGENET_STD, normalize, resize_image
 
 __all__ = [
     "SkippedFile",

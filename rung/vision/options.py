@@ -24,14 +24,14 @@ from typing import Any
 import torch
 
 from rung.vision.augment import Augment
-from rung.vision.io import (
+from rung.vision.loader import ImageDataset, ImageLoader, SkippedFile
+from rung.vision.pixels import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     RESIZE_METHODS,
     check_preprocessing,
     check_size,
 )
-from rung.vision.loader import ImageDataset, ImageLoader, SkippedFile
 
 __all__ = ["ImageDataOptions", "DEFAULT_AUGMENT"]
 
@@ -48,8 +48,8 @@ class ImageDataOptions:
     Attributes:
         valid_pct: the validation fraction of a random split (0 < valid_pct < 1).
         seed: the split, the shuffling and the augmentation draws (None: random each time).
-        size: pixels a side of the images the model sees (:data:`~rung.vision.io.SIZE_RANGE`).
-        resize: 'squish' | 'crop' | 'pad' to ``size`` (see :func:`~rung.vision.io.resize_image`).
+        size: pixels a side of the images the model sees (:data:`~rung.vision.pixels.SIZE_RANGE`).
+        resize: 'squish' | 'crop' | 'pad' to ``size`` (see :func:`~rung.vision.pixels.resize_image`).
         item_size: training items are loaded this large (>= size) for the augmentation to crop
             from ("presizing"); None: ``size``.
         augment: an :class:`~rung.vision.augment.Augment` for training batches, None for none.

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rung.predictor import ClassPrediction, ClassPredictions, Predictor
-from rung.vision.io import IMAGE_EXTENSIONS, check_preprocessing
+from rung.vision.io import IMAGE_EXTENSIONS
+from rung.vision.pixels import check_preprocessing
 
 if TYPE_CHECKING:
     import torch

@@ -12,21 +12,17 @@ from _vision_run import png_header
 from PIL import Image
 
 from rung.vision.io import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ImageTooLargeError,
     UnreadableImageError,
     check_image_header,
     decode_bytes,
-    denormalize,
     get_image_files,
     load_image,
-    normalize,
     preprocess_image,
     read_bytes,
-    resize_image,
     unsupported_file,
 )
+from rung.vision.pixels import IMAGENET_MEAN, IMAGENET_STD, normalize
 
 SETTINGS = {"size": 64, "resize": "squish", "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 
@@ -34,14 +30,6 @@ SETTINGS = {"size": 64, "resize": "squish", "mean": IMAGENET_MEAN, "std": IMAGEN
 @pytest.fixture
 def cat_jpg(cats_dogs_dir: Path) -> Path:
     return cats_dogs_dir / "train" / "cats" / "cat.1.jpg"
-
-
-def stripes(width: int = 300, height: int = 100) -> torch.Tensor:
-    """Left third red, middle green, right third blue: (3, H, W) uint8."""
-    img = torch.zeros(3, height, width, dtype=torch.uint8)
-    third = width // 3
-    img[0, :, :third], img[1, :, third : 2 * third], img[2, :, 2 * third :] = 255, 255, 255
-    return img
 
 
 def test_image_files_are_found_in_any_case_and_sorted(tmp_path):
@@ -58,41 +46,6 @@ def test_image_files_are_found_in_any_case_and_sorted(tmp_path):
         (tmp_path / name).touch()
     found = [p.relative_to(tmp_path).as_posix() for p in get_image_files(tmp_path)]
     assert found == ["a/v.png", "a/w.bmp", "a/y.jpeg", "a/z.WebP", "b/x.JPG"]
-
-
-def test_squish_keeps_the_whole_image_crop_keeps_the_centre(tmp_path):
-    squished = resize_image(stripes(), 60, "squish")
-    assert squished.shape == (3, 60, 60)
-    assert squished[0, 30, 5] == 255 and squished[2, 30, 55] == 255  # red left, blue right
-    cropped = resize_image(stripes(), 60, "crop")  # the centre 100x100 is all green
-    assert cropped.shape == (3, 60, 60)
-    assert (cropped[1] == 255).all() and (cropped[0] == 0).all() and (cropped[2] == 0).all()
-
-
-def test_pad_keeps_the_aspect_ratio_with_black_bars():
-    white = torch.full((3, 200, 300), 200, dtype=torch.uint8)  # 300 wide, 200 high
-    padded = resize_image(white, 64, "pad")
-    assert padded.shape == (3, 64, 64)
-    content_rows = (padded.sum(dim=(0, 2)) > 0).nonzero().flatten()
-    assert (content_rows.min().item(), content_rows.max().item()) == (10, 52)  # 43 rows, centred
-    assert 64 / 43 == pytest.approx(300 / 200, rel=0.02)
-    assert (padded[:, :10] == 0).all() and (padded[:, 53:] == 0).all()
-    tall = resize_image(white.transpose(1, 2), 64, "pad")  # 200 wide, 300 high: bars left/right
-    assert (tall[:, :, :10] == 0).all() and (tall[:, :, 10:53] == 200).all()
-
-
-def test_resize_methods_on_a_real_photo_and_on_floats(cat_jpg):
-    image = decode_bytes(read_bytes(cat_jpg))
-    h, w = image.shape[1:]
-    assert h != w  # a non-square photo, so the methods differ
-    results = {m: resize_image(image, 96, m) for m in ("squish", "crop", "pad")}
-    assert all(r.shape == (3, 96, 96) and r.dtype == torch.uint8 for r in results.values())
-    assert not torch.equal(results["squish"], results["crop"])
-    as_float = resize_image(image.float(), 96, "squish")  # the device-decode path resizes floats
-    assert as_float.dtype == torch.float32
-    assert (as_float - results["squish"].float()).abs().mean() < 1.0
-    with pytest.raises(ValueError, match="squish"):
-        resize_image(image, 96, "stretch")
 
 
 def test_decode_reads_jpeg_png_webp_and_bmp_as_rgb(cat_jpg):
@@ -133,13 +86,6 @@ def test_broken_files_raise_a_clear_error(tmp_path, cat_jpg):
     for bad in (truncated, html, empty):
         with pytest.raises(UnreadableImageError, match=bad.name):
             load_image(bad, 32)
-
-
-def test_normalize_then_denormalize_gives_the_image_back():
-    x = torch.rand(2, 3, 5, 5)
-    z = normalize(x, IMAGENET_MEAN, IMAGENET_STD)
-    assert z[:, 0].mean() == pytest.approx(((x[:, 0] - 0.485) / 0.229).mean().item(), abs=1e-6)
-    assert torch.allclose(denormalize(z, IMAGENET_MEAN, IMAGENET_STD), x, atol=1e-6)
 
 
 def test_preprocess_gives_the_same_tensor_from_a_path_bytes_or_a_pil_image(cat_jpg):

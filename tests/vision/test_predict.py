@@ -16,7 +16,8 @@ import rung
 from rung.modelfile import save_model_file
 from rung.models.registry import build_model
 from rung.predictor import ClassPrediction, ClassPredictions
-from rung.vision.io import IMAGENET_MEAN, IMAGENET_STD, ImageTooLargeError, unsupported_file
+from rung.vision.io import ImageTooLargeError, unsupported_file
+from rung.vision.pixels import IMAGENET_MEAN, IMAGENET_STD
 from rung.vision.predict import ImagePredictor
 
 PREPROCESSING = {"size": 32, "resize": "squish", "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
