@@ -81,16 +81,20 @@ class TreeEnsemble(nn.Module):
         """The leaf each row lands in, per tree: (B, n_trees) global node indices.
 
         ``x`` is (B, n_features) float64."""
-        node = self.roots.expand(len(x), -1).clone()  # (B, T)
+        n_rows, n_trees = len(x), len(self.roots)
+        node = self.roots.repeat(n_rows)  # (B * T,): row b's node in tree t at b * T + t
+        row = torch.arange(n_rows, device=x.device).repeat_interleave(n_trees)
+        walking = torch.arange(n_rows * n_trees, device=x.device)  # pairs not at a leaf yet
         for _ in range(self.max_depth):
-            left = self.left[node]
-            at_leaf = left < 0
-            if bool(at_leaf.all()):
+            at = node[walking]
+            left = self.left[at]
+            split = left >= 0  # most pairs reach a leaf long before the deepest tree ends
+            walking, at, left = walking[split], at[split], left[split]
+            if len(walking) == 0:
                 break
-            x_at = x.gather(1, self.feature[node])  # (B, T): each row's value at each split
-            child = torch.where(x_at <= self.threshold[node], left, self.right[node])
-            node = torch.where(at_leaf, node, child)
-        return node
+            x_at = x[row[walking], self.feature[at]]  # each pair's value at its split
+            node[walking] = torch.where(x_at <= self.threshold[at], left, self.right[at])
+        return node.view(n_rows, n_trees)
 
     def forward(self, cats: torch.Tensor, conts: torch.Tensor) -> torch.Tensor:
         x = torch.cat([cats.double(), conts.double()], dim=1)  # (B, n_features)

@@ -90,3 +90,14 @@ def test_plot_importance_returns_a_figure(tmp_path):
     fig = plot_importance(table, "test", tmp_path / "x.png")
     assert fig.axes[0].get_title() == "test" and (tmp_path / "x.png").stat().st_size > 1000
     assert np.allclose([p.get_width() for p in fig.axes[0].patches], [0.3, 0.7])
+
+
+def test_permutation_importance_samples_rows_past_max_rows(data, linear):
+    full = permutation_importance(linear.module, data, n_repeats=2, max_rows=None)
+    some = permutation_importance(linear.module, data, n_repeats=2, max_rows=60)
+    again = permutation_importance(linear.module, data, n_repeats=2, max_rows=60)
+    pd.testing.assert_frame_equal(some, again)  # a seeded sample
+    assert not np.allclose(full["importance"], some.set_index("feature").loc[full["feature"]][
+        "importance"])  # fmt: skip
+    assert full["feature"].iloc[0] == "Sex"  # the sample is smaller, not another table
+    assert len(data.split.valid) == 178  # the data itself is left as it was
