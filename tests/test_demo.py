@@ -49,7 +49,8 @@ def test_demo_quick_runs_the_whole_job_and_the_model_predicts_in_a_fresh_process
         "confusion_matrix.png",
     ):
         assert (run / name).is_file(), name
-    assert result["metrics"]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    # Quick mode reaches 0.79-0.84 over seeds 0-3 and 42 (80 validation images; chance is 0.1).
+    assert result["metrics"]["accuracy"] >= 0.75
     # predict a folder from the command line, in a fresh process
     csv_path = tmp_path / "preds.csv"
     pred = subprocess.run(
@@ -63,13 +64,16 @@ def test_demo_quick_runs_the_whole_job_and_the_model_predicts_in_a_fresh_process
         [*env_cmd, "predict", str(run / "model.rung"), result["sample"]["path"], "--json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert json.loads(one.stdout)["label"] == result["sample"]["label"]
+    plain = json.loads(one.stdout)
+    assert plain["label"] == result["sample"]["label"]
     tta = subprocess.run(
         [*env_cmd, "predict", str(run / "model.rung"), result["sample"]["path"], "--tta", "--json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    # Digits train without flips (a mirrored 2 is not a 2), so TTA must not mirror them: its
+    # probabilities are the plain prediction's.
     probs = json.loads(tta.stdout)["probs"]
-    assert len(probs) == 10 and abs(sum(probs.values()) - 1) < 1e-4
+    assert len(probs) == 10 and probs == pytest.approx(plain["probs"], abs=1e-6)
     listed = subprocess.run(
         [*env_cmd, "runs", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
