@@ -2,8 +2,9 @@
 
 :func:`train_table` is a short recipe of named steps, each a public function a user can call
 (or copy and edit) on their own: :func:`check_settings` -> :func:`load_table` ->
-:func:`fit_models` -> :func:`~rung.tabular.leaderboard.leaderboard` -> :func:`pick_export` ->
-:func:`explain_run` -> :func:`export_model` -> :func:`write_run`.
+:func:`fit_models` -> :func:`rank_models` (:func:`~rung.tabular.leaderboard.leaderboard`,
+:func:`pick_export`, the note) -> :func:`explain_run` -> :func:`export_model` ->
+:func:`write_run`.
 
 By default (``models="auto"``) every model is cross-validated on the training rows (5 folds,
 :mod:`rung.tabular.bagging`), the leaderboard ranks them on their out-of-fold predictions, an
@@ -34,7 +35,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from rung.tabular.leaderboard import (
     main_metric,
     selection_note,
 )
+from rung.tabular.result import TableRun
 from rung.tabular.settings import MODEL_NAMES, check_settings, cv_folds, model_name, parse_models
 
 __all__ = [
@@ -72,68 +73,12 @@ __all__ = [
     "check_settings",
     "load_table",
     "fit_models",
+    "rank_models",
     "pick_export",
     "explain_run",
     "export_model",
     "write_run",
 ]
-
-
-@dataclass
-class TableRun:
-    """What :func:`train_table` did: the ``leaderboard``, every fitted model (``fits``),
-    the ``exported`` model's name, the ``run_dir`` and ``model_path``, plots (``plots``) and
-    ``note`` (which rows scored the models, and whether the winner's margin is noise)."""
-
-    run_dir: Path
-    model_path: Path | None
-    exported: str | None
-    leaderboard: pd.DataFrame
-    data: TabularData
-    fits: dict[str, FittedModel]
-    plots: dict[str, str] = field(default_factory=dict)
-    note: str = ""
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        """The exported model's validation metrics, by name."""
-        return dict(self.fits[self.exported].metrics) if self.exported else {}
-
-    @property
-    def summary(self) -> str:
-        """The leaderboard as text (every column), what its scores mean, where the model went."""
-        shown = self.leaderboard.drop(columns=["description", "scored_on"]).round(4)
-        rows = self.leaderboard["scored_on"].iloc[0]
-        lines = [
-            f"scored on {rows}; target {self.data.target.name!r} ({self.data.task}); "
-            f"ci_low/ci_high: 90% bootstrap interval of "
-            f"{main_metric(self.data.task, self.data.target.log)[0]}",
-            shown.to_string(index=False),
-            self.note,
-        ]
-        if self.model_path is not None:
-            lines.append(f"exported {self.exported} to {self.model_path}")
-        lines.append(f"run folder: {self.run_dir}")
-        return "\n".join(line for line in lines if line)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: run_dir, model_path, exported, metrics, leaderboard rows, plots, note,
-        summary."""
-        from rung.models.registry import json_ready
-
-        return json_ready(
-            {
-                "run_dir": str(self.run_dir),
-                "model_path": None if self.model_path is None else str(self.model_path),
-                "exported": self.exported,
-                "task": self.data.task,
-                "metrics": self.metrics,
-                "leaderboard": self.leaderboard.to_dict(orient="records"),
-                "plots": self.plots,
-                "note": self.note,
-                "summary": self.summary,
-            }
-        )
 
 
 def train_table(
@@ -210,16 +155,7 @@ def train_table(
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
     _log(progress, data.summary())
     fits = fit_models(data, settings, path=run_dir, progress=progress)
-    board = leaderboard(fits, data, on="cv" if settings["folds"] else "valid")
-    exported = pick_export(board, export)
-    if settings["folds"]:
-        board = held_out_row(board, fits[exported], data)
-        note = cv_note(board, fits, data, exported)
-    else:
-        note = selection_note(board, fits, data, exported)
-    if data.steps is not None:  # the writeup shows the note: name every feature step there
-        made = "; ".join(data.steps.notes) or "none (no string column with many values)"
-        note += f"\nFeature steps: {made}."
+    board, exported, note = rank_models(fits, data, settings)
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     plots = write_net_history(fits, run_dir)
     if explain:
@@ -316,6 +252,26 @@ def fit_models(
     return fits
 
 
+def rank_models(
+    fits: dict[str, FittedModel], data: TabularData, settings: dict[str, Any]
+) -> tuple[pd.DataFrame, str, str]:
+    """``(leaderboard, the model to export, the note on what the scores mean)``: the board
+    on out-of-fold predictions with the exported model's held-out row (``settings["folds"]``),
+    or on the validation rows; the note names the feature steps too (the writeup shows it)."""
+    folds = settings.get("folds", 0)
+    board = leaderboard(fits, data, on="cv" if folds else "valid")
+    exported = pick_export(board, settings.get("export", "best"))
+    if folds:
+        board = held_out_row(board, fits[exported], data)
+        note = cv_note(board, fits, data, exported)
+    else:
+        note = selection_note(board, fits, data, exported)
+    if data.steps is not None:
+        made = "; ".join(data.steps.notes) or "none (no string column with many values)"
+        note += f"\nFeature steps: {made}."
+    return board, exported, note
+
+
 def pick_export(board: pd.DataFrame, export: str = "best") -> str:
     """The model to export: the weighted ensemble when there is one (chosen on out-of-fold
     predictions), else the top trained model of the leaderboard; or the one named."""
@@ -333,12 +289,17 @@ def pick_export(board: pd.DataFrame, export: str = "best") -> str:
 
 
 def write_net_history(fits: dict[str, FittedModel], run_dir: Path) -> dict[str, str]:
-    """The net's metrics per epoch (``metrics.csv``) and its loss and ``lr_find`` plots."""
+    """The net's metrics per epoch (``metrics.csv``) and its loss and ``lr_find`` plots.
+
+    A cross-validated net's curves are its first fold's (its "validation" rows are that fold's
+    held-out training rows): the plots are kept, ``metrics.csv`` is not, so the writeup
+    doesn't show them as the validation rows' figures."""
     plots: dict[str, str] = {}
     if "nn" not in fits:
         return plots
     learner = fits["nn"].extras["learner"]
-    learner.recorder.to_csv(run_dir / "metrics.csv", all_fits=False)  # not the lr_find sweep
+    if fits["nn"].oof_preds is None:
+        learner.recorder.to_csv(run_dir / "metrics.csv", all_fits=False)  # not lr_find's sweep
     plots["loss"] = str(learner.recorder.plot_loss(run_dir / "loss.png"))
     if (run_dir / "lr_find.png").is_file():
         plots["lr_find"] = str(run_dir / "lr_find.png")

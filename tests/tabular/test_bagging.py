@@ -138,3 +138,11 @@ def test_a_log_target_is_turned_back_into_means_by_the_out_of_fold_smearing_fact
         np.sqrt(np.mean((np.log1p(values) - np.log1p(truth)) ** 2))
     )
     assert "Duan's smearing factor" in run.note and "Feature steps: none" in run.note
+
+
+def test_a_cross_validated_run_keeps_no_fold_curves_as_validation_figures(titanic, tmp_path):
+    run = train_table(titanic, "Survived", models="nn", folds=2, epochs=2, out=tmp_path,
+                      explain=False)  # fmt: skip
+    names = {p.name for p in run.run_dir.iterdir()}
+    assert {"loss.png", "lr_find.png", "leaderboard.csv", "model.rung"} <= names
+    assert "metrics.csv" not in names  # the first fold's curves are not the validation rows'
