@@ -49,7 +49,12 @@ LGBM_DEFAULTS: dict[str, Any] = {
 
 
 def _inner_split(n: int, y: np.ndarray, pct: float, seed: int, classify: bool) -> tuple:
-    """Positions ``(fit, stop)``: ``pct`` of the rows to early-stop on, stratified by class."""
+    """Positions ``(fit, stop)``: ``pct`` of the rows to early-stop on (at least one),
+    stratified by class.
+
+    >>> [len(part) for part in _inner_split(8, np.array([0, 1] * 4), 0.1, 0, True)]
+    [7, 1]
+    """
     rng = np.random.default_rng(seed)
     if not classify:
         order = rng.permutation(n)
@@ -59,7 +64,10 @@ def _inner_split(n: int, y: np.ndarray, pct: float, seed: int, classify: bool) -
     for c in np.unique(y):
         rows = rng.permutation(np.flatnonzero(y == c))
         stop.append(rows[: int(round(pct * len(rows)))])
-    stop = np.sort(np.concatenate(stop))
+    stop = np.concatenate(stop)
+    if len(stop) == 0:  # classes too small to share out: one row to stop on all the same
+        stop = rng.choice(n, 1)
+    stop = np.sort(stop)
     return np.setdiff1d(np.arange(n), stop), stop
 
 

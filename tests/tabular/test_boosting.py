@@ -82,3 +82,10 @@ def test_lgbm_model_file_predicts_in_the_targets_units(california, tmp_path):
     cats, conts = predictor.processor.transform(rows.head(3))
     raw = predict_module(predictor.model, cats, conts)
     assert (raw < 15).all() and torch.is_tensor(cats)  # the module itself outputs logs
+
+
+def test_a_tiny_table_still_trains_the_default_models(tmp_path):
+    df = pd.DataFrame({"x": np.arange(12, dtype=float), "c": list("ab") * 6})
+    df["y"] = (df["x"] > 6).astype(int)  # 12 rows: each fold's classes too small to share out
+    run = train_table(df, "y", out=tmp_path, explain=False)  # before: LightGBM had 0 rows
+    assert run.exported == "weighted_ensemble" and "lgbm" in run.fits
