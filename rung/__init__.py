@@ -23,6 +23,7 @@ _LAZY = {
     "seed_everything": "rung.utils",
     "train_images": "rung.vision.train",
     "train_table": "rung.tabular.train",
+    "train_text": "rung.text.train",
     "search_images": "rung.vision.search.images",
 }
 

@@ -16,9 +16,11 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from rung.commands import CommandError, add_common_flags, emit
 
@@ -245,6 +247,10 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _one_line_warning(message: Warning | str, category: type, *args: Any, **kwargs: Any) -> None:
+    print(f"rung: warning: {str(message).strip().splitlines()[0]}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rung`` command.
 
@@ -257,13 +263,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     func: Callable[[argparse.Namespace], None] = args.func
+    debug = args.debug or bool(os.environ.get("RUNG_DEBUG"))
     try:
-        func(args)
+        with warnings.catch_warnings():
+            if not debug:  # a warning is one line too, like an error
+                warnings.showwarning = _one_line_warning
+            func(args)
     except KeyboardInterrupt:
         print("rung: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:  # one clear line; the traceback only with --debug
-        if args.debug or os.environ.get("RUNG_DEBUG"):
+        if debug:
             raise
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"rung {args.command}: error: {message}", file=sys.stderr)

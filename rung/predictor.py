@@ -354,7 +354,9 @@ class TensorPredictor(Predictor):
         import torch
 
         classes = self.config.get("classes")
-        if logits.shape[1] == 1 and classes is not None and len(classes) == 2:
+        if logits.shape[1] == 1 and classes is None:
+            classes = [0, 1]  # one output of a classifier: the logit of class 1 (sigmoid)
+        if logits.shape[1] == 1 and len(classes) == 2:
             p = torch.sigmoid(logits[:, 0])
             probs = torch.stack([1 - p, p], dim=1)  # (N, 2)
         else:

@@ -171,3 +171,19 @@ def test_predict_without_out_writes_a_new_name_beside_an_existing_one(classifier
     assert (tmp_path / "t_predictions.csv").read_text() == "yesterday's predictions"
     assert (tmp_path / "t_predictions-2.csv").read_text().startswith("prediction,")
     assert "t_predictions-2.csv" in out.stdout and "exists" in out.stdout
+
+
+def test_a_warning_is_one_line_and_the_run_still_succeeds(tmp_path, titanic_dir):
+    """A damaged runs index makes record_run warn; the command says so in one line, exit 0."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "index.sqlite").write_bytes(b"not a database at all" * 100)
+    out = rung(
+        "train", "table", str(titanic_dir / "train.csv"), "--target", "Survived",
+        "--models", "linear", "--out", str(runs), "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if "index" in line]
+    assert warnings and all(line.startswith("rung: warning: ") for line in warnings)
+    # Python's own display adds the file:line and a source line ("  record_run(run_dir)")
+    assert not [line for line in out.stderr.splitlines() if line.startswith(" ")]

@@ -250,3 +250,19 @@ def test_an_input_dtype_is_a_dtype_name_and_imports_nothing(tmp_path):
     message, imported = done.stdout.splitlines()
     assert "its input_dtype '_dynamo' is not a torch dtype name" in message
     assert "float32" in message and imported == "False"
+
+
+def test_one_output_without_class_names_is_the_logit_of_class_1(tmp_path):
+    """A binary classifier with one output and no ``classes`` in its config predicts both
+    classes (0 and 1) by its sigmoid, not a softmax over one column (always class 0)."""
+    model = build_model("mlp", n_in=1, n_out=1, layers=[])
+    with torch.no_grad():  # a logit of 4x - 1: class 1 for x above 0.25
+        model[0].weight.fill_(4.0), model[0].bias.fill_(-1.0)
+    path = save_model_file(tmp_path / "m.rung", model, {"kind": "tensor", "task": "classification"})
+    predictor = load(path)
+    with torch.no_grad():
+        raw = predictor.model(torch.tensor([[-3.0], [3.0]])).squeeze(1)
+    result = predictor.predict([[-3.0], [3.0]])
+    expected = (raw > 0).long().tolist()
+    assert list(result.indices) == expected and result.classes == [0, 1]
+    np.testing.assert_allclose(result.probs[:, 1], torch.sigmoid(raw).numpy(), atol=1e-6)
