@@ -146,3 +146,25 @@ def test_a_cross_validated_run_keeps_no_fold_curves_as_validation_figures(titani
     names = {p.name for p in run.run_dir.iterdir()}
     assert {"loss.png", "lr_find.png", "leaderboard.csv", "model.rung"} <= names
     assert "metrics.csv" not in names  # the first fold's curves are not the validation rows'
+
+
+def test_the_ensembles_model_file_predicts_in_a_fresh_process_without_training_code(
+    run, titanic_dir
+):
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, rung, pandas as pd\n"
+        f"rows = pd.read_csv({str(titanic_dir / 'test.csv')!r}).head(20)\n"
+        f"probs = rung.load({str(run.model_path)!r}).predict_proba(rows)[:, 1]\n"
+        "print(json.dumps(probs.tolist()))\n"
+        "banned = [m for m in ('sklearn', 'lightgbm', 'rung.learner') if m in sys.modules]\n"
+        "assert not banned, banned\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout  # fmt: skip
+    rows = pd.read_csv(titanic_dir / "test.csv").head(20)
+    here = rung.load(run.model_path).predict_proba(rows)[:, 1]
+    np.testing.assert_allclose(json.loads(out), here, rtol=0, atol=1e-12)
