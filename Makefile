@@ -49,6 +49,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/tabular_training.py
 	$(BIN)/python benchmarks/vision_pipeline.py
+	$(BIN)/python benchmarks/tabular_leaderboard.py
+	$(BIN)/python benchmarks/text_training.py
+	$(BIN)/python benchmarks/serve_load.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
