@@ -57,7 +57,9 @@ Folds = list[tuple[np.ndarray, np.ndarray]]  # (fit positions, held-out position
 def kfold(data: TabularData, k: int = 5, seed: int = 42) -> Folds:
     """``k`` folds of the training rows: ``[(fit, held_out), ...]``, positions into the
     training rows (``data.split.train``); each row is held out once. Classification folds
-    are stratified: each holds about the same share of every class.
+    are stratified: each holds about the same share of every class. A table split by groups
+    (``group_col``, ``data.groups``) is folded by groups too: a group's rows are held out
+    together, as the validation rows were.
 
     >>> import pandas as pd
     >>> data = TabularData.from_df(pd.DataFrame({"x": range(50), "y": [0, 1] * 25}), "y")
@@ -69,7 +71,15 @@ def kfold(data: TabularData, k: int = 5, seed: int = 42) -> Folds:
         raise ValueError(f"folds must be between 2 and the {n} training rows, got {k}.")
     rng = np.random.default_rng(seed)
     fold_of = np.empty(n, dtype=np.int64)
-    if data.task == "classification":
+    if data.groups is not None:
+        names, group = np.unique(data.groups[data.split.train], return_inverse=True)
+        if len(names) < k:
+            raise ValueError(
+                f"folds={k} needs at least {k} groups in the training rows, got {len(names)}; "
+                "pass fewer folds."
+            )
+        fold_of = (rng.permutation(len(names)) % k)[group]  # whole groups, shuffled round
+    elif data.task == "classification":
         y = data.ys("train")
         start = 0
         for c in np.unique(y):  # deal each class's shuffled rows round the folds

@@ -87,6 +87,7 @@ class TabularData:
         self.processor, self.split, self.seed = processor, split, seed
         self.notes = [*notes, *processor.notes]
         self.steps = steps  # the generic feature steps (engineer=True), else None
+        self.groups: np.ndarray | None = None  # each row's group (group_col), else None
         # every row at once: (N, n_cat), (N, n_cont)
         cats, conts = processor.transform(df if steps is None else steps.transform(df))
         y = torch.from_numpy(target.encode(df[target.name]))
@@ -196,7 +197,10 @@ class TabularData:
         processor = TabularProcessor(
             roles.cat_names, roles.cont_names, roles.date_names, log_names=log_names
         ).fit(train)
-        return cls(df, roles, tgt, processor, split, notes=notes, seed=seed, steps=steps)
+        data = cls(df, roles, tgt, processor, split, notes=notes, seed=seed, steps=steps)
+        if group_col is not None:  # cross-validation folds keep whole groups too
+            data.groups = df[find_column(df, group_col, what="group_col")].astype(str).to_numpy()
+        return data
 
     # ----------------------------------------------------------------------- what it knows
     @property

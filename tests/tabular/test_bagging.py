@@ -168,3 +168,13 @@ def test_the_ensembles_model_file_predicts_in_a_fresh_process_without_training_c
     rows = pd.read_csv(titanic_dir / "test.csv").head(20)
     here = rung.load(run.model_path).predict_proba(rows)[:, 1]
     np.testing.assert_allclose(json.loads(out), here, rtol=0, atol=1e-12)
+
+
+def test_a_table_split_by_groups_is_folded_by_groups(titanic):
+    data = TabularData.from_df(titanic, "Survived", group_col="Ticket")
+    tickets = titanic["Ticket"].to_numpy()[data.split.train]
+    folds = kfold(data, k=5)
+    assert sorted(np.concatenate([h for _, h in folds])) == list(range(len(tickets)))
+    for fit_rows, held in folds:
+        assert not set(tickets[fit_rows]) & set(tickets[held])  # no ticket on both sides
+    assert kfold(TabularData.from_df(titanic, "Survived"), k=5)[0][1].size == 143
