@@ -250,6 +250,8 @@ def selection_note(
             f"It beats the next best, {rival} ({metric} {by_name.loc[rival, metric]:.4f}), on "
             f"{share:.0%} of the resamples: {verdict}."
         )
+    if data.task == "regression":
+        lines.append(_target_words(data, fits[chosen]))
     return " ".join(lines)
 
 
@@ -309,10 +311,15 @@ def _target_words(data: TabularData, fit: FittedModel) -> str:
     m = fit.metrics
     if data.target.log:
         factor = data.target.log_factor
+        back = (
+            "expm1(output) (medians: the smearing factor needs out-of-fold predictions)"
+            if factor == 1.0
+            else f"exp(output) x {factor:.4f} - 1 (Duan's smearing factor, from the out-of-fold "
+            "predictions: a mean rather than a median)"
+        )
         return (
             f"The target was learned as log1p({data.target.name}) ({data.target.log_reason}); "
-            f"predictions are exp(output) x {factor:.4f} - 1 (Duan's smearing factor, from the "
-            f"out-of-fold predictions: a mean rather than a median); rmse {m['rmse']:.4g} and "
+            f"predictions are {back}; rmse {m['rmse']:.4g} and "
             f"mae {m['mae']:.4g} are in the target's units, rmsle {m['rmsle']:.4f} is the rmse "
             f"of the logs (about a {m['rmsle']:.0%} typical error)."
         )

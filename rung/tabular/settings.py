@@ -127,7 +127,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     """Refuse settings that make no sense, before any data is read or model trained.
 
     ``settings`` as :func:`~rung.tabular.train.train_table` builds it: ``models`` (parsed),
-    ``valid_pct``, ``seed``, ``features``, ``export``, ``net`` (layers, epochs, lr,
+    ``folds`` (0, or >= 2 without ``nn_ensemble``/``blend``), ``valid_pct``, ``seed``, ``features``, ``export``, ``net`` (layers, epochs, lr,
     batch_size), ``n_seeds``, ``forest`` (n_estimators, min_samples_leaf), ``data_options``.
     Missing keys are not checked.
     """

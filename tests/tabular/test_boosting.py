@@ -77,6 +77,7 @@ def test_lgbm_model_file_predicts_in_the_targets_units(california, tmp_path):
     rmse = float(np.sqrt(((values - rows["median_house_value"].to_numpy()) ** 2).mean()))
     assert rmse == pytest.approx(run.metrics["rmse"])
     assert run.metrics["rmsle"] < 0.35 and run.metrics["r2"] > 0.7
+    assert "learned as log1p(median_house_value)" in run.note and "expm1(output)" in run.note
     one = predictor.predict(rows.iloc[0].to_dict())
     assert one == pytest.approx(values[0])
     cats, conts = predictor.processor.transform(rows.head(3))
