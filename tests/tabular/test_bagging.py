@@ -148,6 +148,7 @@ def test_a_cross_validated_run_keeps_no_fold_curves_as_validation_figures(titani
     assert "metrics.csv" not in names  # the first fold's curves are not the validation rows'
 
 
+@pytest.mark.slow
 def test_the_ensembles_model_file_predicts_in_a_fresh_process_without_training_code(
     run, titanic_dir
 ):
