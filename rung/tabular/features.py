@@ -74,9 +74,10 @@ def titanic_features(df: pd.DataFrame) -> pd.DataFrame:
     df["Family"] = df["SibSp"] + df["Parch"]
     df["Alone"] = df["Family"] == 0
     df["TicketFreq"] = df.groupby("Ticket")["Ticket"].transform("count")
-    title = df["Name"].astype(str).str.split(", ", expand=True, n=1)
-    title = title[1] if 1 in title.columns else pd.Series(np.nan, index=df.index)
-    df["Title"] = title.str.split(".", expand=True, n=1)[0].map(_TITLES).astype(object)
+    # "Braund, Mr. Owen Harris" -> "Mr": after the first ", ", up to the first "."; a name
+    # without ", " has no title (missing)
+    title = df["Name"].astype(str).str.extract(r"^.*?, ([^.]*)", expand=False)
+    df["Title"] = title.map(_TITLES).astype(object)
     return df
 
 
