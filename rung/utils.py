@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import os
 import random
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["seed_everything", "closest", "atomic_write"]
+__all__ = ["seed_everything", "closest", "atomic_write", "plain_value", "check_encoding"]
 
 
 def seed_everything(seed: int) -> None:
@@ -84,3 +85,39 @@ def _file_mode(path: Path) -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def plain_value(value: Any) -> Any:
+    """A label as plain JSON data: numpy scalars to Python, whole floats to ints (1.0 -> 1, as
+    the CSV had it), anything else to its text.
+
+    >>> import numpy as np
+    >>> plain_value(np.float64(1.0)), plain_value(np.int64(3)), plain_value(0.5), plain_value("a")
+    (1, 3, 0.5, 'a')
+    """
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if float(value).is_integer() else float(value)
+    return str(value)
+
+
+def check_encoding(encoding: str | None) -> str:
+    """``encoding`` (utf-8 when None) if Python knows it, else a ValueError naming common ones.
+
+    >>> check_encoding(None), check_encoding("latin-1")
+    ('utf-8', 'latin-1')
+    """
+    encoding = encoding or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(
+            f"unknown encoding {encoding!r}; common ones are 'utf-8', 'latin-1', 'cp1252' "
+            "(e.g. --encoding latin-1)."
+        ) from None
+    return encoding

@@ -9,12 +9,13 @@ only pandas, so predicting reads CSVs the same way training does.
 
 from __future__ import annotations
 
-import codecs
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from rung.utils import check_encoding
 
 __all__ = ["read_csv", "CSVReadError", "MAX_CSV_BYTES", "max_csv_bytes"]
 
@@ -59,18 +60,6 @@ def _separator(sep: str | None) -> str | None:
     return sep
 
 
-def _encoding(encoding: str | None) -> str:
-    encoding = encoding or "utf-8"
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ValueError(
-            f"unknown encoding {encoding!r}; common ones are 'utf-8', 'latin-1', 'cp1252' "
-            "(e.g. --encoding latin-1)."
-        ) from None
-    return encoding
-
-
 def read_csv(
     path: str | os.PathLike,
     *,
@@ -110,7 +99,7 @@ def read_csv(
             f"raise the limit (max_bytes=, or the {_ENV_LIMIT} environment variable) if the "
             "machine has the memory, or train on a sample of the rows."
         )
-    encoding, sep_char = _encoding(encoding), _separator(sep)
+    encoding, sep_char = check_encoding(encoding), _separator(sep)
     if sep_char is None and path.suffix.lower() == ".tsv":
         sep_char = "\t"  # a .tsv file says its separator in its name
     try:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from rung.tabular.procs import category_keys
 from rung.tabular.roles import MAX_CARD, MAX_CLASSES, column_role, infer_task
+from rung.utils import plain_value
 
 __all__ = ["TabularTarget", "TASKS", "TARGET_SKEW", "log_rule"]
 
@@ -19,17 +20,6 @@ TASKS = ("classification", "regression")
 # prices, counts and durations, whose errors matter relative to their size.
 TARGET_SKEW = 0.75
 CLASS_PER_ROW_SHARE = 0.5  # more classes than this share of rows (and > MAX_CARD): not learnable
-
-
-def _plain(value: Any) -> Any:
-    """A class label as plain JSON data, whole floats as ints (0.0 -> 0, as the CSV had it)."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return int(value) if float(value).is_integer() else float(value)
-    return str(value)
 
 
 @dataclass
@@ -88,7 +78,7 @@ class TabularTarget:
         values = y.unique()
         if len(values) < 2:
             raise ValueError(
-                f"target {y.name!r} has a single value, {_plain(values[0])!r}, in all "
+                f"target {y.name!r} has a single value, {plain_value(values[0])!r}, in all "
                 f"{len(y)} rows: there is nothing to predict. Check that it is the right column "
                 "and that the rows were not filtered to one outcome, or choose another target."
             )
@@ -233,7 +223,7 @@ def _sorted_classes(y: pd.Series, values: np.ndarray) -> list[Any]:
     order = np.argsort(keys.to_numpy(dtype=str), kind="stable")
     if pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype):
         order = np.argsort(values.astype(float), kind="stable")
-    return [_plain(values[i]) for i in order]
+    return [plain_value(values[i]) for i in order]
 
 
 def _refuse_id(y: pd.Series) -> None:
@@ -269,7 +259,7 @@ def _refuse_one_training_class(y: pd.Series, train_rows: Sequence[int] | np.ndar
     train = y.iloc[np.asarray(train_rows)]
     if len(train) and train.nunique() < 2:
         raise ValueError(
-            f"the training rows hold one class ({_plain(train.iloc[0])!r}) of target "
+            f"the training rows hold one class ({plain_value(train.iloc[0])!r}) of target "
             f"{y.name!r}; a classifier needs at least two to learn from. Change the split so "
             "both sides hold every class (a random valid_pct, or other valid rows)."
         )

@@ -18,7 +18,6 @@ is an empty field. Prediction joins the columns of new rows the same way, from t
 
 from __future__ import annotations
 
-import codecs
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from rung.utils import closest
+from rung.utils import check_encoding, closest
 
 __all__ = ["TextFields", "read_text_csv", "TextCSVError", "MAX_CSV_BYTES", "SEPARATOR"]
 
@@ -167,14 +166,7 @@ def read_text_csv(
             f"{path} is {size:,} bytes, more than the {max_bytes:,} bytes rung reads into "
             "memory; pass max_bytes= if the machine has the memory, or train on a sample."
         )
-    encoding = encoding or "utf-8"
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ValueError(
-            f"unknown encoding {encoding!r}; common ones are 'utf-8', 'latin-1', 'cp1252' "
-            "(e.g. --encoding latin-1)."
-        ) from None
+    encoding = check_encoding(encoding)
     try:
         return pd.read_csv(path, encoding=encoding, sep=sep, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as e:

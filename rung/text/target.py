@@ -22,21 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rung.utils import plain_value
+
 __all__ = ["TextTarget", "TASKS", "MAX_WHOLE_CLASSES"]
 
 TASKS = ("classification", "regression")
 MAX_WHOLE_CLASSES = 10  # whole numbers with at most this many values are read as classes
-
-
-def _plain(value: Any) -> Any:
-    """A label as JSON data: numpy scalars to Python, whole floats to ints (1.0 -> 1)."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return int(value) if float(value).is_integer() else float(value)
-    return str(value)
 
 
 def _class_order(label: Any) -> tuple[int, float, str]:
@@ -87,7 +78,7 @@ class TextTarget:
         values = y.unique()
         if len(values) < 2:
             raise ValueError(
-                f"target {y.name!r} has a single value, {_plain(values[0])!r}, in all {len(y)} "
+                f"target {y.name!r} has a single value, {plain_value(values[0])!r}, in all {len(y)} "
                 "labelled rows: there is nothing to learn. Check the --target column, or add "
                 "rows of the other classes."
             )
@@ -98,7 +89,7 @@ class TextTarget:
         else:
             reason = "given"
         if task == "classification":
-            classes = sorted((_plain(v) for v in values), key=_class_order)
+            classes = sorted((plain_value(v) for v in values), key=_class_order)
             return cls(str(y.name), task, classes, reason=reason)
         numbers = pd.to_numeric(y, errors="coerce")
         if numbers.isna().any():
@@ -127,7 +118,7 @@ class TextTarget:
         if self.task == "regression":
             return pd.to_numeric(y).to_numpy(np.float32).reshape(-1, 1)
         index = {c: i for i, c in enumerate(self.classes)}
-        codes = [index.get(_plain(v), -1) for v in y.to_numpy()]
+        codes = [index.get(plain_value(v), -1) for v in y.to_numpy()]
         unknown = sorted({str(v) for v, c in zip(y.to_numpy(), codes) if c < 0})
         if unknown:
             raise ValueError(
