@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_python
 from safetensors.torch import load_file, save_file
 
 from rung.modelfile import (
@@ -29,21 +27,6 @@ from rung.modelfile import (
 )
 from rung.models.registry import build_model, register_model
 from rung.utils import atomic_write
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_python(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter that imports rung from this checkout."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture

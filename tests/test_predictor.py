@@ -3,15 +3,13 @@ training code; classification and regression results; dispatch on the file's kin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import run_python
 from safetensors.torch import load_file, save_file
 
 import rung
@@ -20,21 +18,7 @@ from rung.modelfile import ModelFileError, save_model_file
 from rung.models.registry import build_model
 from rung.predictor import KINDS, ClassPrediction, ClassPredictions, TensorPredictor, kinds, load
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAINING_MODULES = ("rung.learner", "rung.callbacks", "rung.data", "rung.metrics", "rung.report")
-
-
-def run_python(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter that imports rung from this checkout."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture(scope="module")
