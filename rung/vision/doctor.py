@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rung.report.doctor import ERROR, INFO, WARNING, Diagnosis, Finding, diagnose
+from rung.vision.options import ImageDataOptions
 from rung.vision.scan import ImageRecord, ImageScan, draw_pairs, extra_copies, scan_folder
 
 __all__ = [
@@ -76,6 +77,7 @@ def diagnose_images(
     (one class, images at mixed depths) gives one ERROR finding that says why.
     """
     settings = dict(label=label, split=split, valid_pct=valid_pct, seed=seed, size=size)
+    ImageDataOptions(valid_pct=valid_pct, seed=seed, size=size, max_pixels=max_pixels)  # checked
     try:
         scan = scan_folder(folder, max_pixels=max_pixels, out=out, **settings)
     except (ValueError, KeyError) as e:  # what training would refuse the folder with

@@ -158,6 +158,11 @@ def test_no_target_and_no_tokenizer_run_the_text_checks_only(rows):
     assert [f.check for f in diagnosis.findings] == ["texts.shared_groups"]
 
 
+def test_default_tokenizer_is_the_offline_minilm(rows):
+    diagnosis = diagnose_texts(rows.head(400), PATENT_FIELDS, "score")
+    assert diagnosis.facts["max_len"].startswith("32 (99th percentile of the training inputs")
+
+
 def test_unknown_target_names_the_columns(rows):
     with pytest.raises(KeyError, match="'scor' is not in the data.*did you mean 'score'"):
         diagnose_texts(rows, PATENT_FIELDS, "scor", tokenizer=None)

@@ -199,6 +199,13 @@ def test_a_folder_training_refuses_is_one_error(pets):
     assert "only 1 class" in finding.message
 
 
+def test_bad_settings_raise_and_are_not_findings(pets):
+    with pytest.raises(ValueError, match="valid_pct must be a fraction"):
+        diagnose_images(pets, valid_pct=2)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        diagnose_images(pets / "nowhere")
+
+
 def test_random_split_leakage_uses_the_training_split(pets):
     """Without train/ and valid/ folders the split is training's seeded random one; a copy
     that lands on the other side of it is leakage, one on the same side a duplicate."""
