@@ -255,9 +255,11 @@ def mislabelled(scan: ImageScan) -> list[Finding]:
     if not rows:
         return []
     by_pair = Counter(" / ".join(sorted((a.label, b.label))) for a, b, _ in rows)
-    sizes = Counter(r.label for r in scan.records)
+    class_sizes = Counter(r.label for r in scan.records)
     shares = {  # how much of each class has a look-alike in another class
-        c: round(len({x.name for a, b, _ in rows for x in (a, b) if x.label == c}) / sizes[c], 3)
+        c: round(
+            len({x.name for a, b, _ in rows for x in (a, b) if x.label == c}) / class_sizes[c], 3
+        )
         for c in {x.label for a, b, _ in rows for x in (a, b)}
     }
     worst = max(shares, key=shares.get)
@@ -319,17 +321,31 @@ def modes(scan: ImageScan) -> list[Finding]:
         return []
     by_mode = Counter(r.mode for r in odd)
     by_class = Counter(r.label for r in odd)
+    class_sizes = Counter(r.label for r in scan.records)
     names = [r.name for r in odd]
+    top = max(by_class, key=by_class.get)
+    # a cue: one class holds most of them, and they are a good part of it
+    cue = (
+        by_class[top] >= 3
+        and by_class[top] >= 0.8 * len(odd)
+        and by_class[top] >= 0.1 * class_sizes[top]
+    )
+    step = (
+        f"convert them or replace them with colour photos: {by_class[top]} of {class_sizes[top]} "
+        f"{top!r} images aren't RGB and few others are, so the model may learn the colour mode "
+        "instead of the class"
+        if cue
+        else "nothing to do if they belong: training converts every image to RGB (grey repeats "
+        "its channel, transparency is dropped); convert them if a class could be told by its mode"
+    )
     return [
         Finding(
-            "images.modes", INFO,
+            "images.modes", WARNING if cue else INFO,
             f"{len(odd)} image(s) aren't RGB ("
             + ", ".join(f"{m}: {n}" for m, n in by_mode.most_common())
             + f"; by class: {', '.join(f'{c} {n}' for c, n in sorted(by_class.items()))}): "
             f"{', '.join(names[:NAMED])}{_more(names)}",
-            "nothing to do if they belong: training converts every image to RGB (grey repeats "
-            "its channel, transparency becomes black); if one class has most of them the model "
-            "may learn the colour mode instead of the class, so convert or replace them",
+            step,
             evidence={"by_mode": dict(by_mode), "by_class": dict(by_class),
                       "files": names[:EVIDENCE]},
         )

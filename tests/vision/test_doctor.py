@@ -160,6 +160,19 @@ def test_grayscale_image(pets):
                                 "files": ["train/cats/cat.2.jpg"]}  # fmt: skip
 
 
+def test_grey_images_all_in_one_class_are_a_cue(pets):
+    for i in range(1, 6):
+        path = pets / f"train/dogs/dog.{i}.jpg"
+        with Image.open(path) as im:
+            grey = im.convert("L")
+        grey.save(path)
+    diagnosis = diagnose_images(pets)
+    assert fired(diagnosis) == {"images.modes"}, diagnosis.format()
+    (finding,) = diagnosis.findings
+    assert finding.evidence["by_class"] == {"dogs": 5}
+    assert "5 of 27 'dogs' images" in finding.next_step
+
+
 def test_same_photo_under_two_labels_is_likely_mislabelled(pets):
     shutil.copy(pets / "train/cats/cat.4.jpg", pets / "train/dogs/dog.999.jpg")
     diagnosis = diagnose_images(pets)
