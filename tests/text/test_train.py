@@ -186,6 +186,20 @@ def test_the_command_line_trains_and_names_the_encoding_option(patents, tiny_mod
     with pytest.raises(TextCSVError, match="--encoding latin-1"):
         main(["train", "text", str(bad), "--text", "anchor,target", "--target", "score",
               "--model", str(tiny_model_dir), "--debug"])  # fmt: skip
+    # rung predict on a latin-1 test file: the error names --encoding; with it, it works
+    model = next((tmp_path / "runs").rglob("model.rung"))
+    test = tmp_path / "test_latin.csv"
+    test.write_bytes("id,anchor,target,context\n1,süß,café,A47\n2,b,y,B60\n".encode("latin-1"))
+    with pytest.raises(TextCSVError, match="--encoding latin-1"):
+        main(["predict", str(model), str(test), "--out", str(tmp_path / "p.csv"), "--debug"])
+    assert not (tmp_path / "p.csv").exists()
+    assert main(["predict", str(model), str(test), "--out", str(tmp_path / "p.csv"),
+                 "--encoding", "latin-1"]) == 0  # fmt: skip
+    sub = pd.read_csv(tmp_path / "p.csv")
+    assert list(sub.columns) == ["id", "score"] and sub["id"].tolist() == [1, 2]
+    expected = rung.load(model).predict(pd.DataFrame(
+        {"anchor": ["süß", "b"], "target": ["café", "y"], "context": ["A47", "B60"]}))  # fmt: skip
+    assert sub["score"].to_numpy() == pytest.approx(expected["score"].to_numpy(), abs=1e-6)
 
 
 def test_lr_find_and_gradient_accumulation(patents, tiny_model_dir, tmp_path):
