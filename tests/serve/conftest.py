@@ -48,6 +48,16 @@ def image_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trained_image_model(tmp_path_factory: pytest.TempPathFactory, cats_dogs_dir: Path) -> Path:
+    """The model file of the vision tests' shared cats_dogs run (trained once per session,
+    ~35 s: tests/_vision_run.py), so a browser test can check a real model's answers."""
+    from _vision_run import trained_run
+
+    result, _ = trained_run(cats_dogs_dir, tmp_path_factory.mktemp("cats_dogs_run"))
+    return result.model_path
+
+
+@pytest.fixture(scope="session")
 def titanic_model(tmp_path_factory: pytest.TempPathFactory, titanic_dir: Path) -> Path:
     from rung.tabular.train import train_table
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 import rung
 
@@ -38,6 +39,39 @@ def test_the_image_page_labels_an_uploaded_photo(browser, image_server, image_mo
     assert shown.strip() == expected.label
     confidences = page.get_by_test_id(expected.label + "-confidence-set")
     assert round(_percent(confidences.inner_text())) == round(100 * expected.probs[expected.label])
+
+
+@pytest.mark.slow
+def test_a_trained_model_page_labels_a_real_photo_rightly(browser, live_server, cats_dogs_dir,
+                                                           trained_image_model, tmp_path):  # fmt: skip
+    """A model trained on cats_dogs (the vision tests' run): the page, given a validation photo
+    it gets right with high confidence, shows the right label and predict()'s probability."""
+    predictor = rung.load(trained_image_model)
+    candidates = [p for folder in ("cats", "dogs")
+                  for p in sorted((cats_dogs_dir / "val" / folder).glob("*.jpg"))[:6]]  # fmt: skip
+    scored = [(predictor.predict(p), p) for p in candidates]
+    right = [(pred, p) for pred, p in scored if pred.label == p.parent.name]
+    assert len(right) >= 10, "the trained model should get most of 12 validation photos right"
+    expected, photo = max(right, key=lambda pair: pair[0].probs[pair[0].label])
+    assert expected.probs[expected.label] > 0.9
+    server = live_server(trained_image_model)
+    page = browser.new_page()
+    page.goto(server.url + "/", timeout=TIMEOUT_MS)
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_role("button", name="Submit").click()
+    label = page.get_by_test_id("label-output-value")
+    label.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=label-output-value]').innerText.trim()",
+        timeout=TIMEOUT_MS,
+    )
+    page.screenshot(path=str(tmp_path / "trained_image_page.png"), full_page=True)
+    assert label.inner_text().strip() == photo.parent.name == expected.label
+    confidences = page.get_by_test_id(expected.label + "-confidence-set")
+    assert round(_percent(confidences.inner_text())) == round(100 * expected.probs[expected.label])
+    other = next(c for c in expected.probs if c != expected.label)
+    shown_other = _percent(page.get_by_test_id(other + "-confidence-set").inner_text())
+    assert round(shown_other) == round(100 * expected.probs[other])
 
 
 def test_the_table_form_answers_a_filled_in_row(browser, table_server, titanic_model, tmp_path):
