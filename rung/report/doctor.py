@@ -44,6 +44,7 @@ __all__ = [
     "Diagnosis",
     "diagnose",
     "check_name",
+    "named",
 ]
 
 # How much a finding matters, worst first:
@@ -196,6 +197,26 @@ def check_name(check: Check) -> str:
     'leakage'
     """
     return getattr(check, "name", None) or getattr(check, "__name__", type(check).__name__)
+
+
+def named(name: str) -> Callable[[Check], Check]:
+    """A decorator that gives a check the name a diagnosis lists it under (``check_name``):
+    the same name its findings carry, e.g. ``"images.leakage"``.
+
+    >>> @named("table.constant")
+    ... def constant_columns(df):
+    ...     return []
+    >>> check_name(constant_columns), constant_columns.__name__
+    ('table.constant', 'constant_columns')
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a check's name must be a non-empty string, got {name!r}")
+
+    def give_name(check: Check) -> Check:
+        check.name = name  # type: ignore[attr-defined]
+        return check
+
+    return give_name
 
 
 def diagnose(
