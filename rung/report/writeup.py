@@ -17,7 +17,6 @@ its CSS, makes no requests and needs no JavaScript, so it can be mailed or opene
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
@@ -28,6 +27,8 @@ from urllib.parse import quote
 
 import rung
 from rung.report import page
+from rung.report.plots import Plot, find_plots, html_figure, plot_caption
+from rung.report.reasoning import Section, reasoned_sections
 from rung.report.run_folder import LEADERBOARD_FILE, atomic_write_text
 from rung.report.run_info import NOT_METRICS, RunInfo, lower_is_better, read_csv_rows, read_run
 
@@ -35,22 +36,6 @@ __all__ = ["REPORT_HTML", "REPORT_MD", "write_writeup", "plot_caption"]
 
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Plots a person wants first, in this order: (file stem, caption, what to look for).
-_KNOWN_PLOTS = (
-    ("loss", "Loss", "Training loss per batch and validation loss per epoch: both should fall. "
-     "A validation loss that rises while the training loss falls means over-fitting."),
-    ("lr_find", "Learning-rate finder", "Loss against learning rate (log scale): a good rate "
-     "is where the loss still falls steeply, well before its minimum."),
-    ("confusion_matrix", "Confusion matrix", "Actual against predicted class; every count off "
-     "the diagonal is a mistake."),
-    ("top_losses", "Top losses", "The validation items the model got most wrong, or right with "
-     "least confidence: often mislabelled or unusual data worth a look."),
-    ("show_batch", "Show batch", "A batch of training data as the model sees it, with labels."),
-    ("importance", "Feature importance", "How much each column matters to the predictions."),
-    ("partial_dependence", "Partial dependence", "How the prediction moves with one column, "
-     "the other columns kept as they are."),
-)  # fmt: skip
 # config.json keys shown first in the configuration table, in this order
 _KNOWN_KEYS = ("app", "task", "data", "arch", "model", "hyperparameters", "classes", "metrics",
                "main_metric", "duration_s", "created")  # fmt: skip
@@ -70,54 +55,41 @@ def write_writeup(run_dir: str | os.PathLike, title: str | None = None) -> dict[
     >>> write_writeup(new_run_dir(tempfile.mkdtemp(), "images"), title="Empty")["md"].name
     'report.md'
     """
-    if not Path(run_dir).is_dir():
-        raise FileNotFoundError(f"{run_dir} is not a folder; give a run folder (runs/latest).")
-    info = read_run(run_dir)
-    title = title or _default_title(info)
-    plots = _plots(info.path)
-    leaderboard = read_csv_rows(info.path / LEADERBOARD_FILE, info.problems)
-    html_text = _html(info, title, plots, leaderboard)
-    md_text = _markdown(info, title, plots, leaderboard)
+    html_text, md_text = render_writeup(run_dir, title)
+    run = Path(run_dir).resolve()
     return {
-        "html": atomic_write_text(info.path / REPORT_HTML, html_text),
-        "md": atomic_write_text(info.path / REPORT_MD, md_text),
+        "html": atomic_write_text(run / REPORT_HTML, html_text),
+        "md": atomic_write_text(run / REPORT_MD, md_text),
     }
 
 
-def plot_caption(filename: str) -> str:
-    """The caption of a plot file, from its name; known plots get their usual name.
+def render_writeup(
+    run_dir: str | os.PathLike, title: str | None = None, home: str | None = None
+) -> tuple[str, str]:
+    """``(html, markdown)`` of a run's writeup, written nowhere; ``home``: a link back (the
+    published site's index page) shown above the title.
 
-    >>> plot_caption("confusion_matrix.png"), plot_caption("partial_dependence_Age.png")
-    ('Confusion matrix', 'Partial dependence: Age')
-    >>> plot_caption("oob-score_by_trees.png")
-    'Oob score by trees'
+    >>> import tempfile
+    >>> from rung.report.run_folder import new_run_dir
+    >>> page_html, _ = render_writeup(new_run_dir(tempfile.mkdtemp(), "x"), home="../index.html")
+    >>> '<a href="../index.html">' in page_html
+    True
     """
-    stem = Path(filename).stem
-    for key, caption, _ in _KNOWN_PLOTS:
-        if stem == key:
-            return caption
-        if stem.startswith(key + "_") and len(stem) > len(key) + 1:
-            return f"{caption}: {_words(stem[len(key) + 1 :])}"
-    words = _words(stem)
-    return words[:1].upper() + words[1:]
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a folder; give a run folder (runs/latest).")
+    from rung.report.run_checks import diagnose_run, next_steps
 
-
-def _plots(run: Path) -> list[tuple[Path, str, str]]:
-    """``(path, caption, hint)`` of the PNGs in the run folder (and its plots/), known first."""
-    files = sorted(run.glob("*.png")) + sorted(run.glob("plots/*.png"))
-
-    def rank(path: Path) -> tuple[int, str]:
-        for i, (key, _, _) in enumerate(_KNOWN_PLOTS):
-            if re.search(rf"(^|[_-]){key}($|[_-])", path.stem):
-                return i, path.name
-        return len(_KNOWN_PLOTS), path.name
-
-    out = []
-    for path in sorted((f for f in files if f.is_file()), key=rank):
-        i = rank(path)[0]
-        hint = _KNOWN_PLOTS[i][2] if i < len(_KNOWN_PLOTS) else ""
-        out.append((path, plot_caption(path.name), hint))
-    return out
+    info = read_run(run_dir)
+    title = title or _default_title(info)
+    plots = find_plots(info.path)
+    sections = reasoned_sections(info, plots, next_steps(diagnose_run(info.path)))
+    placed = {p.path for s in sections for p in s.plots}
+    plots = [p for p in plots if p.path not in placed]
+    leaderboard = read_csv_rows(info.path / LEADERBOARD_FILE, info.problems)
+    return (
+        _html(info, title, sections, plots, leaderboard, home),
+        _markdown(info, title, sections, plots, leaderboard),
+    )
 
 
 def _default_title(info: RunInfo) -> str:
@@ -294,9 +266,18 @@ def _other_files(info: RunInfo) -> list[tuple[str, str]]:
     return rows
 
 
-def _html(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str, Any]]) -> str:
+def _html(
+    info: RunInfo,
+    title: str,
+    sections: list[Section],
+    plots: list[Plot],
+    leaderboard: list[dict[str, Any]],
+    home: str | None = None,
+) -> str:
     e = html.escape
     out = [page.HTML_HEAD.format(title=e(title), css=page.CSS), "<header>"]
+    if home:
+        out.append(f'<p class="sub"><a href="{e(home)}">&larr; All runs</a></p>')
     out.append(f"<h1>{e(title)}</h1>")
     sub = " &middot; ".join((f"{e(k)} <b>{e(v)}</b>" if k else e(v)) for k, v in _subtitle(info))
     out.append(f'<p class="sub">{sub}</p></header>')
@@ -315,34 +296,31 @@ def _html(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str, An
         items = "".join(f"<li>{e(p)}</li>" for p in info.problems)
         out.append(f'<div class="problems"><b>Some files could not be read</b><ul>{items}</ul>')
         out.append("</div>")
+    last = [s for s in sections if s.key == "next-steps"]
+    out += [_html_section(s) for s in sections if s.key != "next-steps"]
     if plots:
-        out.append('<section><h2>Plots</h2><div class="plots">')
-        for path, caption, hint in plots:
-            out.append(_html_figure(path, caption, hint))
+        out.append('<section id="plots"><h2>Plots</h2><div class="plots">')
+        out += [html_figure(p) for p in plots]
         out.append("</div></section>")
     if leaderboard:
         header, rows, best = _leaderboard_table(leaderboard)
-        out.append("<section><h2>Leaderboard</h2>")
+        out.append('<section id="leaderboard"><h2>Leaderboard</h2>')
         out.append('<p class="hint">Each model on the same validation set; best in bold.</p>')
         out.append(page.html_table(header, rows, best) + "</section>")
     if info.epochs:
-        out.append("<section><h2>Training</h2>")
+        out.append('<section id="epochs"><h2>Metrics per epoch</h2>')
         summary = _summary_rows(info)
         if summary:
             out.append(page.html_table(["metric", "final", "best", "best at"], summary))
         header, rows, best = _epoch_table(info)
         out.append("<h3>Per epoch</h3>" + page.html_table(header, rows, best) + "</section>")
     if info.notes:
-        out.append(f'<section><h2>Notes</h2><div class="notes">{e(info.notes)}</div></section>')
-    model_rows = _model_rows(info)
-    if model_rows:
-        out.append("<section><h2>Model</h2>" + page.html_pairs(model_rows) + "</section>")
-    config_rows = _config_rows(info.config)
-    if config_rows:
-        out.append("<section><h2>Configuration</h2>" + page.html_pairs(config_rows) + "</section>")
-    files = _other_files(info)
-    if files:
-        out.append("<section><h2>Files in this folder</h2>" + page.html_pairs(files) + "</section>")
+        out.append(
+            f'<section id="notes"><h2>Notes</h2><div class="notes">{e(info.notes)}</div></section>'
+        )
+    out += [_html_section(s) for s in last]
+    for key, heading, pairs in _reference(info):
+        out.append(f'<section id="{key}"><h2>{heading}</h2>{page.html_pairs(pairs)}</section>')
     out.append(
         f"<footer>Written by rung {e(rung.__version__)} from {e(str(info.path))}. "
         f"The same writeup as Markdown: {REPORT_MD}.</footer>"
@@ -351,30 +329,37 @@ def _html(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str, An
     return "\n".join(out)
 
 
-def _html_figure(path: Path, caption: str, hint: str) -> str:
-    """A figure with the PNG embedded as a data URI, so the page needs no other file."""
+def _html_section(section: Section) -> str:
     e = html.escape
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        return (
-            f'<figure><p class="hint">{e(path.name)} could not be read: {e(str(err))}</p></figure>'
-        )
-    if not data.startswith(_PNG_SIGNATURE):
-        return f'<figure><p class="hint">{e(path.name)} is not a PNG image.</p></figure>'
-    size = ""
-    if len(data) >= 24:  # the IHDR chunk: width and height, big-endian, at bytes 16-24
-        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        size = f' width="{w}" height="{h}"'
-    src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    hint_html = f"<span>{e(hint)}</span>" if hint else ""
-    return (
-        f'<figure><img src="{src}" alt="{e(caption)}"{size}>'
-        f"<figcaption>{e(caption)}{hint_html}</figcaption></figure>"
-    )
+    out = [f'<section id="{e(section.key)}"><h2>{e(section.title)}</h2>']
+    out += [f"<p>{e(text)}</p>" for text in section.paragraphs]
+    for above, header, rows in section.tables:
+        out += ([f"<p>{e(above)}</p>"] if above else []) + [page.html_table(header, rows)]
+    if section.plots:
+        out.append('<div class="plots">' + "".join(html_figure(p) for p in section.plots))
+        out.append("</div>")
+    if section.bullets:
+        out.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in section.bullets) + "</ul>")
+    return "".join(out) + "</section>"
 
 
-def _markdown(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str, Any]]) -> str:
+def _reference(info: RunInfo) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The reference sections at the end: ``(id, heading, key/value rows)``, when not empty."""
+    parts = [
+        ("model", "Model", _model_rows(info)),
+        ("configuration", "Configuration", _config_rows(info.config)),
+        ("files", "Files in this folder", _other_files(info)),
+    ]
+    return [part for part in parts if part[2]]
+
+
+def _markdown(
+    info: RunInfo,
+    title: str,
+    sections: list[Section],
+    plots: list[Plot],
+    leaderboard: list[dict[str, Any]],
+) -> str:
     m = page.md_escape
     out = [f"# {m(title)}", ""]
     out.append(" · ".join(f"{k} `{page.md_code(v)}`" if k else m(v) for k, v in _subtitle(info)))
@@ -388,17 +373,19 @@ def _markdown(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str
     if info.problems:
         out += ["**Some files could not be read:**", ""]
         out += [f"- {m(p)}" for p in info.problems] + [""]
+    last = [s for s in sections if s.key == "next-steps"]
+    for section in sections:
+        if section.key != "next-steps":
+            out += _md_section(info, section)
     if plots:
         out += ["## Plots", ""]
-        for path, caption, hint in plots:
-            link = quote(path.relative_to(info.path).as_posix())
-            words = f"*{m(caption)}*" + (f": {m(hint)}" if hint else "")
-            out += [f"![{m(caption)}]({link})", "", words, ""]
+        for plot in plots:
+            out += _md_plot(info, plot)
     if leaderboard:
         header, rows, best = _leaderboard_table(leaderboard)
         out += ["## Leaderboard", "", page.md_table(header, rows, best), ""]
     if info.epochs:
-        out += ["## Training", ""]
+        out += ["## Metrics per epoch", ""]
         summary = _summary_rows(info)
         if summary:
             out += [page.md_table(["metric", "final", "best", "best at"], summary), ""]
@@ -408,23 +395,33 @@ def _markdown(info: RunInfo, title: str, plots: list, leaderboard: list[dict[str
         lines = [m(line) for line in info.notes.splitlines()]
         # a trailing backslash is Markdown's line break: the notes keep their lines
         out += ["## Notes", "", "\\\n".join(lines), ""]
-    for heading, pairs in (
-        ("Model", _model_rows(info)),
-        ("Configuration", _config_rows(info.config)),
-        ("Files in this folder", _other_files(info)),
-    ):
-        if pairs:
-            out += [
-                f"## {heading}",
-                "",
-                page.md_table(["name", "value"], [list(p) for p in pairs]),
-                "",
-            ]
+    for section in last:
+        out += _md_section(info, section)
+    for _, heading, pairs in _reference(info):
+        table = page.md_table(["name", "value"], [list(p) for p in pairs])
+        out += [f"## {heading}", "", table, ""]
     out.append(
         f"*Written by rung {rung.__version__}; {REPORT_HTML} holds the same, pictures inline.*"
     )
     return "\n".join(out) + "\n"
 
 
-def _words(stem: str) -> str:
-    return re.sub(r"[\s_-]+", " ", stem).strip()
+def _md_section(info: RunInfo, section: Section) -> list[str]:
+    m = page.md_escape
+    out = [f"## {m(section.title)}", ""]
+    for text in section.paragraphs:
+        out += [m(text), ""]
+    for above, header, rows in section.tables:
+        out += ([m(above), ""] if above else []) + [page.md_table(header, rows), ""]
+    for plot in section.plots:
+        out += _md_plot(info, plot)
+    if section.bullets:
+        out += [f"- {m(b)}" for b in section.bullets] + [""]
+    return out
+
+
+def _md_plot(info: RunInfo, plot: Plot) -> list[str]:
+    m = page.md_escape
+    link = quote(plot.path.relative_to(info.path).as_posix())
+    words = f"*{m(plot.caption)}*" + (f": {m(plot.hint)}" if plot.hint else "")
+    return [f"![{m(plot.caption)}]({link})", "", words, ""]

@@ -382,10 +382,35 @@ def write_run(
         "main_metric": main_metric(data.task, data.target.log)[0],
         "duration_s": seconds,
         "notes": note,
+        "facts": _facts(data, settings),
     }
     save_json(run_dir / "config.json", config)
     write_writeup(run_dir, title=f"{source}: predicting {data.target.name}")
     record_run(run_dir)
+
+
+def _facts(data: TabularData, settings: dict[str, Any]) -> dict[str, Any]:
+    """The writeup's facts: the split, the target on each side, the baseline, sample rows."""
+    from rung.report.facts import run_facts, sample_rows, split_facts
+
+    opts, n = settings["data_options"], (len(data.split.train), len(data.split.valid))
+    ways = [
+        ("column", "valid_col"),
+        ("time", "time_col"),
+        ("group", "group_col"),
+        ("column", "split"),
+    ]
+    kind, column = next(
+        ((k, opts[o]) for k, o in ways if opts.get(o) is not None), ("random", None)
+    )
+    pct = None if kind == "column" else settings["valid_pct"]
+    seed = settings["seed"] if kind in ("random", "group") else None
+    column = column if isinstance(column, str) else None  # split=: positions, not a column
+    split = split_facts(kind, *n, pct, seed, column, settings["folds"])
+    y = data.df[data.target.name].to_numpy()
+    sample = sample_rows(data.df.columns, data.df.head(5).itertuples(index=False))
+    y_train, y_valid = y[data.split.train], y[data.split.valid]
+    return run_facts(y_train, y_valid, data.task, split, target=data.target.name, sample=sample)
 
 
 def _log(progress: bool, message: str) -> None:

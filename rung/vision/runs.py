@@ -169,8 +169,21 @@ def _run_config(learn: Learner, settings: dict[str, Any]) -> dict[str, Any]:
         },
         "metrics": metrics,
         # what the writeup and the runs index read
+        "facts": _facts(dls),
         "app": "images", "arch": arch, "classes": list(dls.classes), "main_metric": "accuracy",
     }  # fmt: skip
+
+
+def _facts(dls: Any) -> dict[str, Any]:
+    """The writeup's facts: the split, the classes on each side, the majority-class baseline."""
+    from rung.report.facts import run_facts, split_facts
+
+    how, opts, n = dls.info["split"], dls.options, (len(dls.train.dataset), len(dls.valid.dataset))
+    kind = "random" if how.startswith("random") else "folder" if "folder" in how else "column"
+    pct_seed = (opts.valid_pct, opts.seed) if kind == "random" else (None, None)
+    split = split_facts(kind, *n, *pct_seed)
+    labels = (dls.train.dataset.labels, dls.valid.dataset.labels)
+    return run_facts(*labels, "classification", split, classes=dls.classes)
 
 
 def run_paths(run: str | os.PathLike) -> tuple[Path, Path, dict[str, Any]]:

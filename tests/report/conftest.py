@@ -117,3 +117,32 @@ def _interrupted_run(root: Path, name: str = "images") -> Path:
     )
     assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
     return Path(done.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def titanic_run(tmp_path_factory, titanic_dir: Path):
+    """A tiny real Titanic run: the tabular net alone (so lr_find runs), 2 epochs, no
+    explanations: about 3 s."""
+    from rung.tabular.train import train_table
+
+    return train_table(
+        titanic_dir / "train.csv", "Survived", models="nn", epochs=2, explain=False,
+        out=tmp_path_factory.mktemp("titanic") / "runs",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def cats_dogs_run(tmp_path_factory, cats_dogs_dir: Path):
+    """A tiny real cats_dogs fine-tune: 20 cats and 20 dogs (a random 25% validate), 64 px,
+    one frozen epoch then one unfrozen, with lr_find: about 10 s."""
+    data = tmp_path_factory.mktemp("pets")
+    for label in ("cats", "dogs"):
+        (data / label).mkdir()
+        for path in sorted((cats_dogs_dir / "train" / label).glob("*.jpg"))[:20]:
+            shutil.copy(path, data / label / path.name)
+    from rung.vision.train import train_images
+
+    return train_images(
+        data, size=64, epochs=1, freeze_epochs=1, batch_size=16, valid_pct=0.25, seed=42,
+        out=data.parent / "runs", num_workers=0, progress=False, say=None,
+    )  # fmt: skip

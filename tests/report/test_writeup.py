@@ -110,7 +110,8 @@ def test_plots_have_captions_and_known_ones_come_first(run_folder):
     paths = write_writeup(run_folder)
     html_text = paths["html"].read_text()
     captions = [t for t in parse(html_text).texts_in("figcaption")]
-    assert captions == ["Loss", "Learning-rate finder", "Confusion matrix", "Aaa custom plot"]
+    # the LR finder (run first) and the loss open "How it trained"; the rest follow in order
+    assert captions == ["Learning-rate finder", "Loss", "Confusion matrix", "Aaa custom plot"]
     assert "![Learning-rate finder](lr_find.png)" in paths["md"].read_text()
 
 
@@ -210,3 +211,69 @@ def test_chromium_renders_the_page_with_its_images(written, tmp_path):
     deep_blue = int(((b > 90) & (r < 40) & (g < 90)).sum())
     assert dark_text > 2_000, "no text was drawn"
     assert deep_blue > 1_000, "the embedded confusion matrix was not drawn"
+
+
+def _section(html_text: str, key: str) -> str:
+    """The text of ``<section id="key">``, tags removed."""
+    found = re.search(rf'<section id="{key}">(.*?)</section>', html_text, re.S)
+    assert found, f"no {key} section"
+    return re.sub(r"<[^>]+>", " ", found.group(1))
+
+
+@pytest.mark.slow
+def test_a_titanic_run_reasons_question_split_baseline_and_training(titanic_run):
+    from collections import Counter
+
+    run = titanic_run.run_dir
+    text = (run / "report.html").read_text()
+    y = titanic_run.data.df["Survived"].to_numpy()
+    y_train, y_valid = y[titanic_run.data.split.train], y[titanic_run.data.split.valid]
+    majority = Counter(y_train.tolist()).most_common(1)[0][0]
+    by_hand = float((y_valid == majority).mean())  # 106 of 178 did not survive
+    assert (len(y_train), len(y_valid), majority) == (713, 178, 0)
+    assert "Can Survived (0, 1) be predicted" in _section(text, "question")
+    assert "Braund, Mr. Owen Harris" in _section(text, "question")  # the sample rows
+    assert "443 (62%)" in _section(text, "question")  # class counts on each side
+    assert "A random 20% of the rows validate, drawn with seed 42: 713 rows train and 178" in (
+        _section(text, "validation")
+    )
+    baseline = _section(text, "baseline")
+    assert f"gets accuracy {by_hand:.4f} on the same 178 validation rows" in baseline
+    board = read_run(run).config["facts"]["baseline"]
+    assert board["accuracy"] == pytest.approx(by_hand)
+    model = titanic_run.leaderboard.iloc[0]["accuracy"]
+    assert f"The model gets {model:.4f}" in baseline
+    # the LR finder where the tabular net's lr_find writes it, and the loss, under training
+    assert (run / "lr_find.png").is_file()
+    training = re.search(r'<section id="training">.*?</section>', text, re.S).group(0)
+    assert 'alt="Learning-rate finder"' in training and 'alt="Loss"' in training
+    md = (run / "report.md").read_text()
+    assert "![Learning-rate finder](lr_find.png)" in md and "## Against a baseline" in md
+
+
+@pytest.mark.slow
+def test_a_cats_dogs_run_shows_the_split_the_baseline_and_both_fits(cats_dogs_run):
+    run = cats_dogs_run.run_dir
+    text = (run / "report.html").read_text()
+    assert (cats_dogs_run.n_train, cats_dogs_run.n_valid) == (30, 10)
+    # the real run writes the LR finder's plot into its own folder, where the writeup looks
+    assert (run / "lr_find.png").is_file() and not (run / "runs").exists()
+    assert "Which of 2 classes (cats, dogs) does a picture show?" in _section(text, "question")
+    assert 'alt="Show batch"' in text.split('<section id="question">')[1].split("</section>")[0]
+    assert "A random 25% of the images validate, drawn with seed 42: 30 images train and 10" in (
+        _section(text, "validation")
+    )
+    facts = read_run(run).config["facts"]
+    counts = facts["target"]["valid"]["counts"]
+    assert sum(counts.values()) == 10 and set(counts) == {"cats", "dogs"}
+    top = max(
+        sorted(facts["target"]["train"]["counts"]), key=facts["target"]["train"]["counts"].get
+    )
+    by_hand = counts[top] / 10
+    assert f"gets accuracy {by_hand:.4f} on the same 10 validation images" in (
+        _section(text, "baseline")
+    )
+    training = _section(text, "training")
+    assert "Two fits: 1 epoch(s) with the pretrained body frozen" in training
+    fits = [row["fit"] for row in read_run(run).epochs]
+    assert fits == [1, 2]  # metrics.csv holds the frozen epoch and the unfrozen one
