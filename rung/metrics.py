@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["accuracy", "error_rate", "f1", "mae", "rmse", "pearson", "spearman", "r2", "METRICS"]
+__all__ = [
+    "accuracy", "error_rate", "f1", "accuracy_multi", "f1_multi_micro", "f1_multi_macro", "mae",
+    "rmse", "pearson", "spearman", "r2", "METRICS", "MULTI_LABEL_THRESHOLD",
+]  # fmt: skip
+MULTI_LABEL_THRESHOLD = 0.5  # a label is predicted when its probability is above this
 
 
 def _classes(preds: torch.Tensor, metric: str) -> torch.Tensor:
@@ -98,6 +102,66 @@ def f1(preds: torch.Tensor, targets: torch.Tensor) -> float:
     return float(sum(scores) / len(scores)) if scores else 0.0
 
 
+def _multi(preds: torch.Tensor, targets: torch.Tensor, metric: str) -> tuple[torch.Tensor, ...]:
+    """Multi-label: ``(predicted, actual)`` as (N, L) bools, the predictions thresholded."""
+    if preds.dim() != 2 or preds.shape != targets.shape:
+        raise ValueError(
+            f"{metric} needs (N, labels) probabilities and 0/1 targets of the same shape, got "
+            f"{tuple(preds.shape)} and {tuple(targets.shape)}; for one class per row use "
+            "accuracy or f1."
+        )
+    if len(preds) and (preds.min() < 0 or preds.max() > 1):
+        raise ValueError(
+            f"{metric} got scores outside [0, 1]: logits, not probabilities. Pass "
+            "torch.sigmoid(preds); the Learner does it when loss_func is nn.BCEWithLogitsLoss()."
+        )
+    return preds > MULTI_LABEL_THRESHOLD, targets > 0.5
+
+
+def accuracy_multi(preds: torch.Tensor, targets: torch.Tensor) -> float:
+    """Multi-label: the fraction of (row, label) pairs where "above 0.5" matches the target.
+
+    >>> accuracy_multi(torch.tensor([[0.9, 0.2], [0.6, 0.7]]), torch.tensor([[1.0, 0], [0, 1]]))
+    0.75
+    """
+    pred, targ = _multi(preds, targets, "accuracy_multi")
+    return (pred == targ).float().mean().item()
+
+
+def _f1_counts(pred: torch.Tensor, targ: torch.Tensor, dim: int | None) -> torch.Tensor:
+    tp = (pred & targ).sum(dim) if dim is not None else (pred & targ).sum()
+    wrong = (pred ^ targ).sum(dim) if dim is not None else (pred ^ targ).sum()
+    return 2 * tp / (2 * tp + wrong).clamp_min(1)
+
+
+def f1_multi_micro(preds: torch.Tensor, targets: torch.Tensor) -> float:
+    """Multi-label F1 over all (row, label) pairs pooled (scikit-learn's ``average="micro"``):
+    frequent labels weigh more.
+
+    >>> round(f1_multi_micro(torch.tensor([[0.9, 0.2], [0.6, 0.7]]),
+    ...                      torch.tensor([[1.0, 0], [0, 1]])), 4)
+    0.8
+    """
+    pred, targ = _multi(preds, targets, "f1_multi_micro")
+    return _f1_counts(pred, targ, None).item()
+
+
+def f1_multi_macro(preds: torch.Tensor, targets: torch.Tensor) -> float:
+    """Multi-label F1 of each label, averaged over the labels that occur in the targets or the
+    predictions (scikit-learn's ``average="macro"`` with ``zero_division=0`` over those):
+    every label weighs the same, so rare labels count.
+
+    >>> round(f1_multi_macro(torch.tensor([[0.9, 0.2], [0.6, 0.7]]),
+    ...                      torch.tensor([[1.0, 0], [0, 1]])), 4)
+    0.8333
+    """
+    pred, targ = _multi(preds, targets, "f1_multi_macro")
+    occurs = (pred | targ).any(0)
+    if not occurs.any():
+        return 0.0
+    return _f1_counts(pred, targ, 0)[occurs].float().mean().item()
+
+
 def _flat(
     preds: torch.Tensor, targets: torch.Tensor, metric: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,4 +220,8 @@ def r2(preds: torch.Tensor, targets: torch.Tensor) -> float:
     return (1 - (t - p).pow(2).sum() / (t - t.mean()).pow(2).sum().clamp_min(1e-12)).item()
 
 
-METRICS = {f.__name__: f for f in (accuracy, error_rate, f1, mae, rmse, pearson, spearman, r2)}
+METRICS = {
+    f.__name__: f
+    for f in (accuracy, error_rate, f1, accuracy_multi, f1_multi_micro, f1_multi_macro, mae, rmse,
+              pearson, spearman, r2)
+}  # fmt: skip

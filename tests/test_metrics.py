@@ -140,3 +140,24 @@ def test_metrics_see_the_loss_activation_so_bce_regression_is_judged_in_target_u
     record = learn.recorder.values[-1]
     assert record["mae"] == pytest.approx(0.0, abs=1e-6)
     assert record["pearson"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_multi_label_metrics_match_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    from rung.metrics import accuracy_multi, f1_multi_macro, f1_multi_micro
+
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(60, 5, generator=g)
+    targets = (torch.rand(60, 5, generator=g) > 0.6).float()
+    targets[:, 4] = 0  # a label absent from the targets
+    probs[:, 4] = 0.1  # and never predicted: left out of the macro average, as sklearn does
+    pred, y = (probs > 0.5).numpy(), targets.numpy()
+    assert accuracy_multi(probs, targets) == pytest.approx((pred == y).mean())
+    assert f1_multi_micro(probs, targets) == pytest.approx(f1_score(y, pred, average="micro"))
+    macro = f1_score(y[:, :4], pred[:, :4], average="macro")
+    assert f1_multi_macro(probs, targets) == pytest.approx(macro)
+    with pytest.raises(ValueError, match="logits, not probabilities"):
+        f1_multi_micro(probs * 4 - 2, targets)
+    with pytest.raises(ValueError, match="same shape"):
+        accuracy_multi(probs, targets[:, :3])

@@ -64,7 +64,7 @@ async def _answer(served: ServedModel, batcher: Batcher, item: tuple[str, Any]) 
             [result] = await batcher.predict([prepared])
     except ApiError as e:
         raise gr.Error(e.message) from None
-    if "label" in result:
+    if "label" in result or "labels" in result:  # multi-label: each label's own probability
         return {str(k): v for k, v in result["probs"].items()}
     low_high = result.get("range")
     where = f" (training targets ranged from {low_high[0]:.4g} to {low_high[1]:.4g})"
@@ -72,7 +72,7 @@ async def _answer(served: ServedModel, batcher: Batcher, item: tuple[str, Any]) 
 
 
 def _output(served: ServedModel) -> gr.Component:
-    if served.task == "classification":
+    if served.task in ("classification", "multilabel"):
         return gr.Label(num_top_classes=min(10, len(served.classes or [])), label="prediction")
     return gr.Markdown(label="prediction")
 

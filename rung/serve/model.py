@@ -97,7 +97,7 @@ class ServedModel:
         }  # fmt: skip
         target = self.config.get("target")
         found["target"] = target if isinstance(target, str) else None  # a table's column
-        if self.task == "classification":
+        if self.task in ("classification", "multilabel"):
             found["classes"] = self.classes
         else:
             found["y_range"] = self.y_range
@@ -175,8 +175,19 @@ class ServedModel:
 
     def results(self, raw: np.ndarray) -> list[dict[str, Any]]:
         """Predictions as JSON: ``{"label", "probability", "probs"}`` for classes,
-        ``{"value", "range"}`` (the training targets' range) for numbers."""
+        ``{"labels", "threshold", "probs"}`` for several labels per row (those over the
+        threshold, most probable first), ``{"value", "range"}`` (the training targets' range) for numbers."""
         raw = np.asarray(raw, dtype=np.float64)
+        if self.task == "multilabel":  # raw: each label's probability; labels over 0.5
+            from rung.metrics import MULTI_LABEL_THRESHOLD
+
+            names = [str(c) for c in self.classes]
+            return [
+                {"labels": [_plain(self.classes[i]) for i in np.argsort(-p, kind="stable")
+                            if p[i] > MULTI_LABEL_THRESHOLD],
+                 "threshold": MULTI_LABEL_THRESHOLD, "probs": dict(zip(names, map(float, p)))}
+                for p in raw
+            ]  # fmt: skip
         if self.task == "classification":
             classes = self.classes or list(range(raw.shape[1]))
             names = [str(c) for c in classes]

@@ -26,7 +26,14 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
     )  # fmt: skip
     p.add_argument("--target", required=True, help="the label or score column")
     p.add_argument(
-        "--task", choices=["classification", "regression"], help="default: from the target"
+        "--task",
+        choices=["classification", "multilabel", "regression"],
+        help="default: from the target (multilabel when --label-delim is given)",
+    )
+    p.add_argument(
+        "--label-delim",
+        help="several labels per row: the character between them in --target (e.g. ';' for "
+        "'A;related'); multilabel's default is ';'",
     )
     p.add_argument(
         "--split", default="random",
@@ -69,7 +76,8 @@ def train_text(args: argparse.Namespace) -> None:
     from rung.text.train import train_text as run
 
     result = run(
-        args.csv, args.text, args.target, task=args.task, split=args.split,
+        args.csv, args.text, args.target, task=args.task, label_delim=args.label_delim,
+        split=args.split,
         valid_pct=args.valid_pct, seed=args.seed, model=args.model, epochs=args.epochs,
         lr=_lr(args.lr), batch_size=args.batch_size, freeze_epochs=args.freeze_epochs,
         accumulate=args.accumulate,
@@ -88,11 +96,10 @@ def interpret(run: Path, args: argparse.Namespace) -> tuple[dict[str, Any], str]
     files = interp.save(Path(args.out) if args.out else run, k=args.k)
     summary = interp.summary(args.k)
     summary["files"] = {name: str(p) for name, p in files.items()}
-    figure = (
-        f"Pearson {summary['pearson']:.4f}"
-        if interp.task == "regression"
-        else f"accuracy {summary['accuracy']:.4f}"
-    )
+    main, shown = {"regression": ("pearson", "Pearson"),
+                   "multilabel": ("accuracy_multi", "accuracy_multi")}.get(
+        interp.task, ("accuracy", "accuracy"))  # fmt: skip
+    figure = f"{shown} {summary[main]:.4f}"
     lines = [f"{figure} on {summary['n_items']} validation rows; the largest losses:"]
     for row in summary["top_losses"]:
         text = row["input"] if len(row["input"]) <= 100 else row["input"][:97] + "..."

@@ -154,6 +154,7 @@ class TextData:
         *,
         tokenizer: TextTokenizer,
         task: str | None = None,
+        label_delim: str | None = None,
         split: str = "random",
         valid_pct: float = 0.25,
         seed: int | None = 42,
@@ -165,8 +166,9 @@ class TextData:
 
         Args:
             text: the text columns, ``"a,b"`` or a list; ``"MARK=col"`` sets a marker.
-            target: the label or score column. task: ``"classification"`` or
-                ``"regression"`` (inferred when None).
+            target: the label or score column. task: ``"classification"``,
+                ``"multilabel"`` or ``"regression"`` (inferred when None). label_delim: what
+                separates a row's labels (multi-label; ";" when task is "multilabel").
             split: ``"random"``, ``"group:COL"`` or ``"column:COL"`` (:func:`parse_split`).
             max_len: tokens per input (longer ones are cut); default from the data.
             model_max_len: the model's limit (default the tokenizer's).
@@ -183,7 +185,11 @@ class TextData:
             raise ValueError(f"{target!r} is both a text column and the target; choose one.")
         frame, notes = _clean(df, fields, target)
         split_, split_description = parse_split(split, frame, valid_pct, seed)
-        target_ = TextTarget.fit(frame[target], task=task, train_rows=split_.train)
+        target_ = TextTarget.fit(
+            frame[target], task=task, train_rows=split_.train, label_delim=label_delim
+        )
+        y = target_.encode(frame[target])
+        notes += _unseen_labels(target_, y, split_)
         texts = fields.join(frame)
         lengths = tokenizer.lengths(texts)
         limit = _smallest(model_max_len, tokenizer.model_max_length)
@@ -204,7 +210,7 @@ class TextData:
         if id_col == "auto":
             id_col = find_id_column(frame, exclude=[*fields.columns, target])
         return cls(
-            frame, fields, target_, tokenizer, texts, ids, lengths, target_.encode(frame[target]),
+            frame, fields, target_, tokenizer, texts, ids, lengths, y,
             split_, split_description, int(max_len), reason, id_col, notes,
         )  # fmt: skip
 
@@ -274,6 +280,28 @@ class TextData:
             f"{self.max_len} ({self.max_len_reason})",
         ]
         return "\n".join(lines + self.notes)
+
+
+def _unseen_labels(target: TextTarget, y: np.ndarray, split: Any) -> list[str]:
+    """A note for labels that only validation rows have: the model gets an output for each
+    but never a training example, so it can't predict them and every such row counts wrong."""
+    if target.task == "regression":
+        return []
+    n = len(target.classes)
+    if target.task == "multilabel":
+        train, valid = y[split.train].sum(0), y[split.valid].sum(0)
+    else:
+        train = np.bincount(y[split.train], minlength=n)
+        valid = np.bincount(y[split.valid], minlength=n)
+    unseen = [(target.classes[i], int(valid[i])) for i in range(n) if train[i] == 0 and valid[i]]
+    if not unseen:
+        return []
+    listed = ", ".join(f"{label!r} ({k} rows)" for label, k in unseen[:10])
+    return [
+        f"{len(unseen)} label(s) only in the validation rows, never in training: {listed}; the "
+        "model can't learn them, so those rows count as wrong. Add training rows with them, or "
+        "use another split"
+    ]
 
 
 def _clean(df: pd.DataFrame, fields: TextFields, target: str) -> tuple[pd.DataFrame, list[str]]:

@@ -50,6 +50,11 @@ class TextInterpretation:
         if task == "regression":
             self.targets, self.preds = self.targets.astype(float).ravel(), self.preds.ravel()
             self.losses = (self.preds - self.targets) ** 2
+        elif task == "multilabel":  # targets (N, labels) 0/1; the loss: mean BCE over labels
+            self.targets = self.targets.astype(np.float64)
+            p = np.clip(self.preds, 1e-12, 1 - 1e-12)
+            bce = -(self.targets * np.log(p) + (1 - self.targets) * np.log(1 - p))
+            self.losses = bce.mean(1)
         else:
             self.targets = self.targets.astype(np.int64).ravel()
             picked = self.preds[np.arange(len(self.targets)), self.targets]
@@ -80,11 +85,18 @@ class TextInterpretation:
             return cls(df["input"], df["actual_value"].to_numpy(float),
                        df["predicted_value"].to_numpy(float), task, ids=ids)  # fmt: skip
         probs = df[[f"P({c})" for c in classes]].to_numpy(float)
+        if task == "multilabel":
+            actual = df[[f"y({c})" for c in classes]].to_numpy(float)
+            return cls(df["input"], actual, probs, task, classes, ids)
         return cls(df["input"], df["actual_index"].to_numpy(), probs, task, classes, ids)
 
     @property
     def decoded(self) -> np.ndarray:
-        """Predicted values, or predicted class indices."""
+        """Predicted values, class indices, or (multi-label) 0/1 per label (over 0.5)."""
+        if self.task == "multilabel":
+            from rung.metrics import MULTI_LABEL_THRESHOLD
+
+            return (self.preds > MULTI_LABEL_THRESHOLD).astype(np.float64)
         return self.preds if self.task == "regression" else self.preds.argmax(1)
 
     @property
@@ -95,6 +107,8 @@ class TextInterpretation:
     def _label(self, values: np.ndarray) -> list[Any]:
         if self.task == "regression":
             return [float(v) for v in values]
+        if self.task == "multilabel":
+            return [";".join(str(c) for c, on in zip(self.classes, row) if on) for row in values]
         return [self.classes[int(i)] if self.classes else int(i) for i in values]
 
     def table(self) -> pd.DataFrame:
@@ -106,6 +120,11 @@ class TextInterpretation:
         columns["loss"] = self.losses
         if self.task == "regression":
             columns["actual_value"], columns["predicted_value"] = self.targets, self.preds
+        elif self.task == "multilabel":
+            for i, c in enumerate(self.classes):
+                columns[f"P({c})"] = self.preds[:, i]
+            for i, c in enumerate(self.classes):
+                columns[f"y({c})"] = self.targets[:, i].astype(int)
         else:
             columns["actual_index"] = self.targets
             for i, c in enumerate(self.classes or range(self.preds.shape[1])):
@@ -150,6 +169,10 @@ class TextInterpretation:
                 folder / "predicted_vs_actual.png"
             )
             return files
+        if self.task == "multilabel":  # no confusion matrix: each label's own scores instead
+            files["per_label"] = folder / "per_label.csv"
+            self.per_label().to_csv(files["per_label"], index=False)
+            return files
         from rung.interpret import ClassificationInterpretation
 
         interp = ClassificationInterpretation(self.preds, self.targets, classes=self.classes)
@@ -160,11 +183,24 @@ class TextInterpretation:
         files["most_confused"] = folder / "most_confused.csv"
         return files
 
+    def per_label(self) -> pd.DataFrame:
+        """Multi-label: per label, how many validation rows have it, how many it was predicted
+        for, and its precision, recall and F1 (labels over 0.5)."""
+        pred, targ = self.decoded > 0.5, self.targets > 0.5
+        tp, fp, fn = (pred & targ).sum(0), (pred & ~targ).sum(0), (~pred & targ).sum(0)
+        return pd.DataFrame({
+            "label": self.classes, "actual": targ.sum(0), "predicted": pred.sum(0),
+            "precision": tp / np.maximum(tp + fp, 1), "recall": tp / np.maximum(tp + fn, 1),
+            "f1": 2 * tp / np.maximum(2 * tp + fp + fn, 1),
+        })  # fmt: skip
+
     def summary(self, k: int = 9) -> dict[str, Any]:
         """JSON-ready: the task, the main figure, the top ``k`` losses with their texts."""
         out: dict[str, Any] = {"task": self.task, "n_items": len(self.targets)}
         if self.task == "regression":
             out["pearson"] = self.pearson
+        elif self.task == "multilabel":
+            out["accuracy_multi"] = float((self.decoded == self.targets).mean())
         else:
             out["accuracy"] = float((self.decoded == self.targets).mean())
         tops = self.top_losses(k)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["TextPredictor"]
+__all__ = ["TextPredictor", "LabelSet"]
 
 
 class TextPredictor(Predictor):
@@ -133,16 +134,21 @@ class TextPredictor(Predictor):
         out[torch.as_tensor(loader.order)] = out.clone()  # loader order -> input order
         if self.task == "regression":
             return out[:, 0].clamp(self.target.y_min, self.target.y_max).numpy()
+        if self.task == "multilabel":
+            return torch.sigmoid(out).numpy()
         return torch.softmax(out, dim=1).numpy()
 
     # ------------------------------------------------------------------ predictions
     def predict(self, x: Any) -> Any:
         """One input (a string or a dict): a float (regression) or a
         :class:`~rung.predictor.ClassPrediction`. A list: an array of scores or
-        :class:`~rung.predictor.ClassPredictions`. A DataFrame: a DataFrame with the id column
+        :class:`~rung.predictor.ClassPredictions` (multi-label: a :class:`LabelSet`, or a list of
+        them). A DataFrame: a DataFrame with the id column
         (when the input has it), the target column and, for classes, one ``P(<class>)``
         column each, on the input's index."""
         preds = self.predict_raw(x)
+        if self.task == "multilabel":
+            return self._multilabel(x, preds)
         if isinstance(x, (str, dict)):
             if self.task == "regression":
                 return float(preds[0])
@@ -164,6 +170,24 @@ class TextPredictor(Predictor):
             columns[self.target.name] = [self.classes[i] for i in preds.argmax(1)]
             for i, c in enumerate(self.classes):
                 columns[f"P({c})"] = preds[:, i]
+        return pd.DataFrame(columns, index=x.index)
+
+    def _multilabel(self, x: Any, preds: np.ndarray) -> Any:
+        """Labels over the threshold: a :class:`LabelSet` for one input, a list of them for a
+        list, and for a DataFrame the labels joined by the training delimiter plus ``P(<label>)``
+        columns."""
+        sets = [LabelSet.from_probs(row, self.classes) for row in preds]
+        if isinstance(x, (str, dict)):
+            return sets[0]
+        if not isinstance(x, pd.DataFrame):
+            return sets
+        columns: dict[str, Any] = {}
+        if self.id_name is not None and self.id_name in x.columns:
+            columns[self.id_name] = x[self.id_name].to_numpy()
+        delim = self.target.label_delim or ";"
+        columns[self.target.name] = [delim.join(map(str, s.labels)) for s in sets]
+        for i, c in enumerate(self.classes):
+            columns[f"P({c})"] = preds[:, i]
         return pd.DataFrame(columns, index=x.index)
 
     def predict_for_cli(
@@ -192,3 +216,25 @@ class TextPredictor(Predictor):
             summary += f" ({empty} rows have no text at all; their predictions are the model's guess for empty input)"
         return {"out": str(out), "rows": len(preds), "columns": keep,
                 "truncated": self.last_truncated, "empty": empty, "summary": summary}  # fmt: skip
+
+
+@dataclass
+class LabelSet:
+    """A multi-label prediction: ``labels`` over ``threshold`` (most probable first) and
+    ``probs``, every label's probability.
+
+    >>> LabelSet.from_probs(np.array([0.9, 0.2, 0.7]), ["A", "B", "related"])
+    LabelSet(labels=['A', 'related'], probs={'A': 0.9, 'B': 0.2, 'related': 0.7}, threshold=0.5)
+    """
+
+    labels: list[Any]
+    probs: dict[Any, float]
+    threshold: float = 0.5
+
+    @classmethod
+    def from_probs(cls, probs: np.ndarray, classes: Sequence[Any]) -> LabelSet:
+        from rung.metrics import MULTI_LABEL_THRESHOLD
+
+        order = np.argsort(-np.asarray(probs), kind="stable")
+        labels = [classes[i] for i in order if probs[i] > MULTI_LABEL_THRESHOLD]
+        return cls(labels, {c: float(p) for c, p in zip(classes, probs)}, MULTI_LABEL_THRESHOLD)

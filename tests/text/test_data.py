@@ -131,3 +131,18 @@ def test_the_config_carries_what_prediction_needs(rows, tok):
     assert isinstance(config["tokenizer"]["tokenizer_json"], str)
     assert config["target"]["y_min"] == data.frame.score[data.split.train].min()
     assert pd.Series(data.describe()).notna().any()
+
+
+def test_a_label_only_in_the_validation_rows_gets_a_note(rows, tok):
+    df = rows.head(200).assign(label=np.where(rows.head(200).score >= 0.5, "related", "not"))
+    df["is_valid"] = np.arange(200) >= 150
+    df.loc[[160, 170], "label"] = "identical"  # never in the training rows
+    data = TextData.from_df(df, "anchor,target", "label", tokenizer=tok, split="column:is_valid")
+    assert data.target.classes == ["identical", "not", "related"]
+    assert data.notes == [
+        "1 label(s) only in the validation rows, never in training: 'identical' (2 rows); the "
+        "model can't learn them, so those rows count as wrong. Add training rows with them, or "
+        "use another split"
+    ]
+    with pytest.raises(ValueError, match=r"not among the classes .*\['exact'\]"):
+        data.target.encode(pd.Series(["not", "exact"]))
