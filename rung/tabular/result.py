@@ -53,6 +53,12 @@ class TableRun:
         lines.append(f"run folder: {self.run_dir}")
         return "\n".join(line for line in lines if line)
 
+    def _repr_html_(self) -> str:
+        from rung.report.notebook import result_html
+
+        board = self.leaderboard.drop(columns=["description"], errors="ignore")
+        return result_html("Table run", self.metrics, self.summary, self.plots.values(), board)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: run_dir, model_path, exported, metrics, leaderboard rows, plots, note,
         summary."""

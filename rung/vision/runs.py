@@ -63,6 +63,11 @@ class ImageTrainResult:
             f"Run folder: {self.run_dir}\nModel file: {self.model_path}"
         )
 
+    def _repr_html_(self) -> str:
+        from rung.report.notebook import result_html
+
+        return result_html("Image run", self.metrics, self.summary(), self.files.values())
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (paths as strings), e.g. for ``rung train images --json``."""
         from rung.models.registry import json_ready
