@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,12 @@ SHARED_DATA = Path(os.environ.get("RUNG_SHARED_DATA", ROOT.parent / "shared" / "
 
 # Every test starts from generators seeded by RUNG_TEST_SEED and its own id (tests/_seeding.py).
 pytest_plugins = ["_seeding"]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 # Tests share a 2-core machine: one thread per process keeps runs steady and comparable.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -102,3 +109,17 @@ def run_python(code: str) -> subprocess.CompletedProcess:
     )
     assert done.returncode == 0, done.stderr
     return done
+
+
+@pytest.fixture
+def browser():
+    """A headless Debian chromium driven by playwright; skips (with why) without one."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make browser, or apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

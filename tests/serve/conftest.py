@@ -9,7 +9,6 @@ Servers run in a thread on 127.0.0.1, on a socket bound to a free port before uv
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -18,11 +17,6 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 IMAGE_SIZE = 64
 
 
@@ -145,17 +139,3 @@ def image_server(live_server, image_model: Path) -> LiveServer:
 @pytest.fixture(scope="session")
 def table_server(live_server, titanic_model: Path) -> LiveServer:
     return live_server(titanic_model)
-
-
-@pytest.fixture
-def browser():
-    """A headless Debian chromium driven by playwright; skips (with why) without one."""
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (make browser, or apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
