@@ -354,7 +354,8 @@ def _markdown(ex: Exploration) -> str:
     out += ["```python", _setup(ex), "```", ""]
     for p in ex.plots:
         out += [f"### {m(p.column)}: {p.kind}", "", m(p.reason), ""]
-        out += [f"![{m(p.column)}](plots/{p.png.name})", "", "```python", p.code, "```", ""]
+        fence = "````" if "```" in p.code else "```"  # a column name can't end the block
+        out += [f"![{m(p.column)}](plots/{p.png.name})", "", f"{fence}python", p.code, fence, ""]
     if ex.skipped:
         out += ["## Not plotted", "", page.md_table(["column", "why"], ex.skipped), ""]
     for title, table in (("Numbers", ex.numbers), ("Other columns", ex.categories)):
