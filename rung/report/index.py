@@ -39,12 +39,11 @@ from rung.report.run_folder import (
     MODEL_SUFFIX,
     is_run_dir,
     mark_complete,
-    resolve_run,
     run_status,
 )
-from rung.report.run_info import lower_is_better, read_run
+from rung.report.run_info import read_run
 
-__all__ = ["INDEX_FILE", "SCHEMA_VERSION", "record_run", "list_runs", "format_runs", "compare_runs"]
+__all__ = ["INDEX_FILE", "SCHEMA_VERSION", "record_run", "list_runs", "format_runs"]
 
 INDEX_FILE = "index.sqlite"
 SCHEMA_VERSION = 1  # bump when the table changes: an older index is then rebuilt from the folders
@@ -170,52 +169,6 @@ def format_runs(rows: Sequence[dict[str, Any]], metric: str | None = None) -> st
         line += [r.get("status", "complete")] if show_status else []
         table.append([s if s != "n/a" else "-" for s in line])
     return _text_table(header, table, right=set(range(3, len(header) - show_status)))
-
-
-def compare_runs(root: str | os.PathLike, ids: Sequence[str | os.PathLike]) -> str:
-    """Runs side by side: what they were, their final metrics (best marked ``*``) and the
-    settings in which they differ. ``ids`` are run names, folders, or ``latest``.
-
-    >>> import tempfile
-    >>> from rung.report.run_folder import new_run_dir, save_json
-    >>> root = tempfile.mkdtemp()
-    >>> a, b = new_run_dir(root, "a"), new_run_dir(root, "b")
-    >>> _ = save_json(a / "config.json", {"lr": 0.01, "metrics": {"accuracy": 0.80}})
-    >>> _ = save_json(b / "config.json", {"lr": 0.03, "metrics": {"accuracy": 0.85}})
-    >>> text = compare_runs(root, [a.name, b.name])
-    >>> [line.split()[1:] for line in text.splitlines() if line.startswith(("accuracy", "lr"))]
-    [['0.8000', '0.8500', '*'], ['0.01', '0.03']]
-    """
-    if not ids:
-        raise ValueError("give run names to compare, e.g. compare_runs('runs', ['latest', ...]).")
-    infos = [read_run(resolve_run(i, root)) for i in ids]
-    header = ["", *[info.id for info in infos]]
-    rows: list[list[str]] = []
-
-    def add(label: str, values: list[str]) -> None:
-        if any(v not in ("", "-") for v in values):
-            rows.append([label, *values])
-
-    add("created", [i.created.strftime("%Y-%m-%d %H:%M") if i.created else "-" for i in infos])
-    add("task", [_task({"app": i.app, "task": i.task}) for i in infos])
-    add("model", [i.arch or "-" for i in infos])
-    add("data", [i.data_path or "-" for i in infos])
-    add("train/valid", [_sizes(i.n_train, i.n_valid) for i in infos])
-    add("epochs", [str(len(i.epochs)) if i.epochs else "-" for i in infos])
-    add("time", [page.duration(i.duration_s) for i in infos])
-    names = [i.main_metric for i in infos if i.main_metric]  # main metrics first
-    names = list(dict.fromkeys(names + [m for i in infos for m in i.metrics]))
-    for name in names:
-        values = [info.metrics.get(name) for info in infos]
-        known = [v for v in values if v is not None]
-        best = (min if lower_is_better(name) else max)(known) if len(known) > 1 else None
-        add(name, [_marked(v, best) for v in values])
-    flat = [_flatten(info.config) for info in infos]
-    keys = [k for f in flat for k in f]
-    differ = [k for k in dict.fromkeys(keys) if len({json.dumps(f.get(k)) for f in flat}) > 1]
-    for key in differ:
-        add(key, [page.value(f[key]) if key in f else "-" for f in flat])
-    return _text_table(header, rows, right=set(range(1, len(header))))
 
 
 def _record_of(run: Path) -> dict[str, Any]:
@@ -353,34 +306,9 @@ def _upsert(db: sqlite3.Connection, record: dict[str, Any]) -> None:
     )
 
 
-def _sizes(n_train: int | None, n_valid: int | None) -> str:
-    if n_train is None and n_valid is None:
-        return "-"
-    return f"{page.count(n_train)}/{page.count(n_valid)}"
-
-
 def _task(row: dict[str, Any]) -> str:
     parts = [row.get("app"), row.get("task")]
     return "/".join(p for p in parts if p) or "-"
-
-
-def _marked(value: float | None, best: float | None) -> str:
-    if value is None:
-        return "-"
-    return page.number(value) + (" *" if best is not None and value == best else "  ")
-
-
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Settings as ``{"hyperparameters.lr": 0.01, ...}``, metrics and notes left out."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if not prefix and key in ("metrics", "notes", "created", "duration_s"):
-            continue
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _natural(text: str) -> list[Any]:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from rung.report import page
+from rung.report.compare import compare_runs
 from rung.report.index import (
     INDEX_FILE,
     SCHEMA_VERSION,
-    compare_runs,
     format_runs,
     list_runs,
     record_run,
