@@ -47,6 +47,7 @@ def _rung(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_quiz_with_piped_answers_and_with_stdin_closed(small_csv, tmp_path):
     done = _rung(["explore", str(small_csv), "--quiz"], tmp_path, input="log_hist\n3\n4\n")
     assert done.returncode == 0, done.stderr
