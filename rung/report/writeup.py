@@ -18,7 +18,6 @@ its CSS, makes no requests and needs no JavaScript, so it can be mailed or opene
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from pathlib import Path
@@ -29,6 +28,7 @@ import rung
 from rung.report import page
 from rung.report.plots import Plot, find_plots, html_figure, plot_caption
 from rung.report.reasoning import Section, reasoned_sections
+from rung.report.reference import reference_sections
 from rung.report.run_folder import LEADERBOARD_FILE, atomic_write_text
 from rung.report.run_info import NOT_METRICS, RunInfo, lower_is_better, read_csv_rows, read_run
 
@@ -36,10 +36,6 @@ __all__ = ["REPORT_HTML", "REPORT_MD", "write_writeup", "plot_caption"]
 
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
-# config.json keys shown first in the configuration table, in this order
-_KNOWN_KEYS = ("app", "task", "data", "arch", "model", "hyperparameters", "classes", "metrics",
-               "main_metric", "duration_s", "created")  # fmt: skip
-_NOT_SHOWN = ("notes",)  # shown in their own section
 _TIME_COLUMN = re.compile(r"(time|seconds|duration|_s$)", re.IGNORECASE)
 _METRIC_WORDS = re.compile(
     r"(loss|accuracy|error|f1|mae|mse|rmse|pearson|spearman|r2|auc|score)", re.IGNORECASE
@@ -227,45 +223,6 @@ def _cell(column: str, v: Any) -> str:
     return page.number(v)
 
 
-def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(key, value)`` rows: known keys first, one level of nesting spread out."""
-    keys = [k for k in _KNOWN_KEYS if k in config]
-    keys += [k for k in config if k not in keys and k not in _NOT_SHOWN]
-    rows = []
-    for key in keys:
-        value = config[key]
-        if isinstance(value, dict) and value:
-            rows += [(f"{key} / {sub}", page.value(v)) for sub, v in value.items()]
-        else:
-            rows.append((key, page.value(value)))
-    return rows
-
-
-def _model_rows(info: RunInfo) -> list[tuple[str, str]]:
-    rows = []
-    for path in info.model_files:
-        rows.append((path.name, page.size(path.stat().st_size)))
-    spec = info.model_config.get("model")
-    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
-        kwargs = spec.get("kwargs") if isinstance(spec.get("kwargs"), dict) else {}
-        args = ", ".join(f"{k}={json.dumps(v)}" for k, v in kwargs.items())
-        rows.append(("built as", f"{spec['name']}({args})"))
-    for key in ("format_version", "rung_version"):
-        if key in info.model_config:
-            rows.append((key.replace("_", " "), page.value(info.model_config[key])))
-    return rows
-
-
-def _other_files(info: RunInfo) -> list[tuple[str, str]]:
-    shown = {REPORT_HTML, REPORT_MD, *(p.name for p in info.model_files)}
-    rows = []
-    for path in sorted(info.path.iterdir()):
-        if path.name.startswith(".") or path.name in shown or not path.is_file():
-            continue
-        rows.append((path.name, page.size(path.stat().st_size)))
-    return rows
-
-
 def _html(
     info: RunInfo,
     title: str,
@@ -319,7 +276,7 @@ def _html(
             f'<section id="notes"><h2>Notes</h2><div class="notes">{e(info.notes)}</div></section>'
         )
     out += [_html_section(s) for s in last]
-    for key, heading, pairs in _reference(info):
+    for key, heading, pairs in reference_sections(info, (REPORT_HTML, REPORT_MD)):
         out.append(f'<section id="{key}"><h2>{heading}</h2>{page.html_pairs(pairs)}</section>')
     out.append(
         f"<footer>Written by rung {e(rung.__version__)} from {e(str(info.path))}. "
@@ -341,16 +298,6 @@ def _html_section(section: Section) -> str:
     if section.bullets:
         out.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in section.bullets) + "</ul>")
     return "".join(out) + "</section>"
-
-
-def _reference(info: RunInfo) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """The reference sections at the end: ``(id, heading, key/value rows)``, when not empty."""
-    parts = [
-        ("model", "Model", _model_rows(info)),
-        ("configuration", "Configuration", _config_rows(info.config)),
-        ("files", "Files in this folder", _other_files(info)),
-    ]
-    return [part for part in parts if part[2]]
 
 
 def _markdown(
@@ -397,7 +344,7 @@ def _markdown(
         out += ["## Notes", "", "\\\n".join(lines), ""]
     for section in last:
         out += _md_section(info, section)
-    for _, heading, pairs in _reference(info):
+    for _, heading, pairs in reference_sections(info, (REPORT_HTML, REPORT_MD)):
         table = page.md_table(["name", "value"], [list(p) for p in pairs])
         out += [f"## {heading}", "", table, ""]
     out.append(
