@@ -51,3 +51,18 @@ def test_image_result_shows_as_html(tmp_path):
     html = result._repr_html_()
     assert html.startswith('<div class="rung-result"><h3>Image run</h3>')
     assert "0.9750" in html and "Fine-tuned resnet18" in html and html.count("<img ") == 1
+
+
+def test_text_result_shows_as_html(tmp_path):
+    from rung.text.train import TextTrainResult
+
+    result = TextTrainResult(
+        run_dir=tmp_path, model_path=tmp_path / "model.rung", metrics={"pearson": 0.8123},
+        main_metric="pearson", best_epoch=2, epochs=2, lr=1e-4, model="minilm",
+        data={"n_train": 450, "task": "regression", "template": "{anchor} [SEP] {target}",
+              "max_len": 64, "n_valid": 150, "split": "group:anchor", "notes": []},
+        seconds=20.0, files={"loss": _png(tmp_path / "loss.png")},
+    )  # fmt: skip
+    html = result._repr_html_()
+    assert html.startswith('<div class="rung-result"><h3>Text run</h3>')
+    assert "0.8123" in html and "split group:anchor" in html and html.count("<img ") == 1
