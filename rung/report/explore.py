@@ -53,7 +53,7 @@ MAX_SCATTERS = 3  # the most correlated number pairs drawn as scatter plots
 MIN_CORRELATION = 0.5  # ... when their |correlation| is at least this
 CODE_SETUP = (
     "import matplotlib.pyplot as plt\nimport pandas as pd\nimport seaborn as sns\n\n"
-    "df = pd.read_csv({path})\nfig, ax = plt.subplots()"
+    "df = pd.read_csv({path})\nfig, ax = plt.subplots()  # a new one before each plot"
 )
 
 
