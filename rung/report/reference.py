@@ -15,7 +15,7 @@ __all__ = ["reference_sections"]
 # config.json keys shown first in the configuration table, in this order
 _KNOWN_KEYS = ("app", "task", "data", "arch", "model", "hyperparameters", "classes", "metrics",
                "main_metric", "duration_s", "created")  # fmt: skip
-_NOT_SHOWN = ("notes",)  # shown in their own section
+_NOT_SHOWN = ("notes", "facts")  # shown in their own sections
 
 
 def reference_sections(
