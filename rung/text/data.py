@@ -35,7 +35,7 @@ import pandas as pd
 from rung.data.splitters import Split, random_split, split_by_column, split_by_group
 from rung.text.fields import TextFields, read_text_csv
 from rung.text.loader import TextLoader
-from rung.text.target import TextTarget
+from rung.text.target import LABEL_DELIM, TextTarget
 from rung.text.tokenizer import TextTokenizer
 from rung.utils import closest
 
@@ -176,6 +176,10 @@ class TextData:
         """
         fields = TextFields.parse(text)
         fields.check(df)
+        keep_empty = False
+        if target not in df.columns and "," in target:  # several 0/1 columns: one per label
+            df, target = _join_label_columns(df, target)
+            task, label_delim, keep_empty = "multilabel", LABEL_DELIM, True
         if target not in df.columns:
             raise KeyError(
                 f"target column {target!r} is not in the data, whose columns are "
@@ -183,7 +187,7 @@ class TextData:
             )
         if target in fields.columns:
             raise ValueError(f"{target!r} is both a text column and the target; choose one.")
-        frame, notes = _clean(df, fields, target)
+        frame, notes = _clean(df, fields, target, keep_empty)
         split_, split_description = parse_split(split, frame, valid_pct, seed)
         target_ = TextTarget.fit(
             frame[target], task=task, train_rows=split_.train, label_delim=label_delim
@@ -304,10 +308,42 @@ def _unseen_labels(target: TextTarget, y: np.ndarray, split: Any) -> list[str]:
     ]
 
 
-def _clean(df: pd.DataFrame, fields: TextFields, target: str) -> tuple[pd.DataFrame, list[str]]:
-    """Rows with a label and some text, index reset; notes saying what was dropped."""
+def _join_label_columns(df: pd.DataFrame, target: str) -> tuple[pd.DataFrame, str]:
+    """Several 0/1 columns (``"toxic,insult"``) as one column of labels joined by ";", named
+    ``labels`` (or the list when the data has a ``labels`` column): a row with none is "" (no
+    label, kept), a row with a missing value in any of them is missing (dropped)."""
+    columns = [c.strip() for c in target.split(",") if c.strip()]
+    missing = [c for c in columns if c not in df.columns]
+    if missing or len(columns) < 2:
+        raise KeyError(
+            f"target {target!r}: several labels as 0/1 columns need two or more columns of the "
+            f"data; {missing} are not among {[str(c) for c in df.columns]}."
+        )
+    values = df[columns]
+    bad = [c for c in columns if not values[c].dropna().isin([0, 1, True, False]).all()]
+    if bad:
+        raise ValueError(
+            f"label columns {bad} hold values other than 0/1; a column of labels joined by a "
+            "delimiter goes in --target with --label-delim."
+        )
+    joined = [
+        LABEL_DELIM.join(c for c, v in zip(columns, row) if v == 1) for row in values.to_numpy()
+    ]
+    name = "labels" if "labels" not in df.columns else target
+    out = df.drop(columns=columns).assign(**{name: joined})
+    out.loc[values.isna().any(axis=1).to_numpy(), name] = np.nan
+    return out, name
+
+
+def _clean(
+    df: pd.DataFrame, fields: TextFields, target: str, keep_empty: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows with a label and some text, index reset; notes saying what was dropped. With
+    ``keep_empty`` an empty label (0/1 label columns all 0: no label applies) is kept."""
     notes = []
-    no_label = df[target].isna() | (df[target].astype(str).str.strip() == "")
+    no_label = df[target].isna()
+    if not keep_empty:
+        no_label |= df[target].astype(str).str.strip() == ""
     if no_label.any():
         notes.append(
             f"dropped {int(no_label.sum())} of {len(df)} rows with no label ({target} is missing)"

@@ -205,6 +205,8 @@ class TextPredictor(Predictor):
         self.fields.check(df, where=path.name)
         preds = self.predict(df)
         keep = [c for c in (self.id_name, self.target.name) if c is not None and c in preds]
+        if self.task == "multilabel":  # each label's probability too (e.g. a Kaggle submission)
+            keep += [f"P({c})" for c in self.classes]
         out = Path(out) if out is not None else Path.cwd() / f"{path.stem}_predictions.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
         preds[keep].to_csv(out, index=False)

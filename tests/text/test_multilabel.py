@@ -150,3 +150,31 @@ def test_the_command_line_takes_label_delim(patents, tiny_model_dir, tmp_path):
     assert "dropped 5 of 120 rows with no label" in config["notes"]
     predicted = rung.load(next((tmp_path / "runs").rglob("model.rung"))).predict(rows.tail(3))
     assert all(set(v.split("|")) <= {"", "A", "C", "H", "related"} for v in predicted["labels"])
+
+
+def test_several_0_1_columns_are_the_labels(patents, tiny_model_dir, tmp_path):
+    from rung.cli import main
+
+    rows = patents_multilabel(patents, 150, seed=7)
+    rows["H"] = (rows["context"].str[0] == "H").astype(int)
+    rows["related"] = rows["labels"].str.endswith("related").astype(int)
+    rows = rows.drop(columns=["labels"])
+    rows.loc[3, "related"] = np.nan  # a missing 0/1 value: the row is dropped
+    none = int(((rows["H"] == 0) & (rows["related"] == 0)).sum())
+    assert none > 10  # rows with no label at all: kept, as "no label applies"
+    result = train_text(rows, "anchor,target", "H,related", model=tiny_model_dir, epochs=1,
+                        lr=1e-3, out=tmp_path, plots=False, progress=False, say=None)  # fmt: skip
+    assert result.data["task"] == "multilabel" and result.data["classes"] == ["H", "related"]
+    assert (
+        result.data["n_rows"] == 149 and "dropped 1 of 150 rows with no label" in result.summary()
+    )
+    test = tmp_path / "test.csv"
+    rows.drop(columns=["H", "related"]).head(4).to_csv(test, index=False)
+    assert (
+        main(["predict", str(result.model_path), str(test), "--out", str(tmp_path / "p.csv")]) == 0
+    )
+    sub = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert list(sub.columns) == ["id", "labels", "P(H)", "P(related)"] and len(sub) == 4
+    with pytest.raises(ValueError, match=r"label columns \['context'\] hold values other than 0/1"):
+        train_text(rows, "anchor,target", "H,context", model=tiny_model_dir, out=tmp_path,
+                   progress=False, say=None)  # fmt: skip
