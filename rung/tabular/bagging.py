@@ -59,7 +59,11 @@ def kfold(data: TabularData, k: int = 5, seed: int = 42) -> Folds:
     training rows (``data.split.train``); each row is held out once. Classification folds
     are stratified: each holds about the same share of every class. A table split by groups
     (``group_col``, ``data.groups``) is folded by groups too: a group's rows are held out
-    together, as the validation rows were.
+    together, as the validation rows were. A table split by time (``time_col``,
+    ``data.times``) is folded into ``k`` blocks of consecutive times (rows sharing a time stay
+    in one block), so no moment is on both sides of a fold; every training row still gets an
+    out-of-fold prediction (the ensemble needs them), so an early block is predicted by models
+    that saw later ones, while the validation rows stay the latest of all.
 
     >>> import pandas as pd
     >>> data = TabularData.from_df(pd.DataFrame({"x": range(50), "y": [0, 1] * 25}), "y")
@@ -71,7 +75,16 @@ def kfold(data: TabularData, k: int = 5, seed: int = 42) -> Folds:
         raise ValueError(f"folds must be between 2 and the {n} training rows, got {k}.")
     rng = np.random.default_rng(seed)
     fold_of = np.empty(n, dtype=np.int64)
-    if data.groups is not None:
+    if data.times is not None:
+        times = data.times[data.split.train]
+        first = np.searchsorted(np.sort(times, kind="stable"), times, side="left")
+        fold_of = first * k // n  # the block of the first row (in time order) at its time
+        if len(np.unique(fold_of)) < k:
+            raise ValueError(
+                f"folds={k} needs {k} blocks of distinct times in the training rows, and rows "
+                "sharing times fill fewer; pass fewer folds."
+            )
+    elif data.groups is not None:
         names, group = np.unique(data.groups[data.split.train], return_inverse=True)
         if len(names) < k:
             raise ValueError(

@@ -34,7 +34,7 @@ from rung.tabular import csvfile
 from rung.tabular.engineer import FeatureSteps
 from rung.tabular.procs import TabularProcessor
 from rung.tabular.roles import MAX_CARD, ColumnRoles, find_column, infer_roles
-from rung.tabular.splits import labelled_rows, make_split
+from rung.tabular.splits import labelled_rows, make_split, time_values
 from rung.tabular.target import TabularTarget
 
 __all__ = ["TabularData", "TabularTensors"]
@@ -88,8 +88,10 @@ class TabularData:
         self.notes = [*notes, *processor.notes]
         self.steps = steps  # the generic feature steps (engineer=True), else None
         self.groups: np.ndarray | None = None  # each row's group (group_col), else None
+        self.times: np.ndarray | None = None  # each row's time (time_col), else None
         # every row at once: (N, n_cat), (N, n_cont)
-        cats, conts = processor.transform(df if steps is None else steps.transform(df))
+        made = df if steps is None else steps.transform(df, train_rows=split.train)
+        cats, conts = processor.transform(made)
         y = torch.from_numpy(target.encode(df[target.name]))
         if target.task == "regression":
             y = y.unsqueeze(1)  # (N, 1), the shape of a one-output model
@@ -189,15 +191,17 @@ class TabularData:
                 1, f"target scale: {'log1p' if tgt.log else 'as given'} ({tgt.log_reason})"
             )
         notes += roles.notes()
-        steps = _engineer(df, roles, split, max_card) if engineer else None
+        steps = _engineer(df, roles, split, max_card, tgt, seed) if engineer else None
         train = df.iloc[split.train]
         if steps is not None:
             notes += steps.notes
-            train = steps.transform(train)
+            train = steps.transform(train, train_rows=np.arange(len(train)))
         processor = TabularProcessor(
             roles.cat_names, roles.cont_names, roles.date_names, log_names=log_names
         ).fit(train)
         data = cls(df, roles, tgt, processor, split, notes=notes, seed=seed, steps=steps)
+        if time_col is not None:  # cross-validation folds are blocks of time too
+            data.times = time_values(df, time_col)
         if group_col is not None:  # cross-validation folds keep whole groups too
             data.groups = df[find_column(df, group_col, what="group_col")].astype(str).to_numpy()
         return data
@@ -375,15 +379,29 @@ class TabularData:
         return frame
 
 
-def _engineer(df: pd.DataFrame, roles: ColumnRoles, split: Split, max_card: int) -> FeatureSteps:
+def _engineer(
+    df: pd.DataFrame,
+    roles: ColumnRoles,
+    split: Split,
+    max_card: int,
+    target: TabularTarget,
+    seed: int | None,
+) -> FeatureSteps:
     """Fit the generic feature steps on the training rows (on string columns with more than
-    ``max_card`` values: categorical ones and free text) and give the columns they add their
-    roles, with the step that made them (``df`` itself is left as it is)."""
+    ``max_card`` values: categorical ones and free text; group target means for a regression
+    or two-class ``target``) and give the columns they add their roles, with the step that
+    made them (``df`` itself is left as it is)."""
     wide = [
         c for c in roles.cat_names
         if not pd.api.types.is_numeric_dtype(df[c].dtype) and df[c].nunique() > max_card
     ]  # fmt: skip
-    steps = FeatureSteps(max_card).fit(df.iloc[split.train], compound=wide, text=roles.text_names)
+    train = df.iloc[split.train]
+    y = None
+    if target.task == "regression" or len(target.classes or ()) == 2:
+        y = np.asarray(target.encode(train[target.name]), float).reshape(-1)
+    steps = FeatureSteps(max_card).fit(
+        train, compound=wide, text=roles.text_names, target=y, seed=seed or 0
+    )
     cats, conts = steps.new_columns()
     roles.cat_names += cats
     roles.cont_names += conts

@@ -28,7 +28,7 @@ from rung.data.splitters import (
 from rung.tabular.dates import parse_dates
 from rung.tabular.roles import find_column
 
-__all__ = ["labelled_rows", "make_split"]
+__all__ = ["labelled_rows", "make_split", "time_values"]
 
 
 def labelled_rows(
@@ -62,6 +62,24 @@ def labelled_rows(
     return df, labelled, notes
 
 
+def time_values(df: pd.DataFrame, time_col: str) -> np.ndarray:
+    """The times of ``df[time_col]`` as values that sort in time order (numbers as they are,
+    anything else parsed as dates); a missing time is an error.
+
+    >>> time_values(pd.DataFrame({"t": ["2024-03-01", "2023-12-31"]}), "t").argsort().tolist()
+    [1, 0]
+    """
+    col = df[find_column(df, time_col, what="time_col")]
+    if col.isna().any():
+        raise ValueError(
+            f"time_col {time_col!r} is missing in {int(col.isna().sum())} rows; a time split "
+            "needs a time for every row."
+        )
+    if not pd.api.types.is_numeric_dtype(col.dtype):
+        col = parse_dates(col)
+    return col.to_numpy()
+
+
 def make_split(
     df: pd.DataFrame,
     labelled: np.ndarray,
@@ -90,15 +108,7 @@ def make_split(
     if valid_col is not None:
         return split_by_column(df[valid_col].to_numpy(), valid_value)
     if time_col is not None:
-        col = df[find_column(df, time_col, what="time_col")]
-        if col.isna().any():
-            raise ValueError(
-                f"time_col {time_col!r} is missing in {int(col.isna().sum())} rows; a time split "
-                "needs a time for every row."
-            )
-        if not pd.api.types.is_numeric_dtype(col.dtype):
-            col = parse_dates(col)
-        return split_by_time(col.to_numpy(), valid_pct=valid_pct)
+        return split_by_time(time_values(df, time_col), valid_pct=valid_pct)
     if group_col is not None:
         groups = df[find_column(df, group_col, what="group_col")].astype(str).to_numpy()
         return split_by_group(groups, valid_pct=valid_pct, seed=seed)

@@ -179,3 +179,18 @@ def test_a_table_split_by_groups_is_folded_by_groups(titanic):
     for fit_rows, held in folds:
         assert not set(tickets[fit_rows]) & set(tickets[held])  # no ticket on both sides
     assert kfold(TabularData.from_df(titanic, "Survived"), k=5)[0][1].size == 143
+
+
+def test_a_table_split_by_time_is_folded_into_blocks_of_time(titanic):
+    # a time column with ties: every 7 passengers share a "day"
+    table = titanic.assign(day=(titanic["PassengerId"] // 7).astype(float))
+    data = TabularData.from_df(table, "Survived", time_col="day", valid_pct=0.2)
+    days = table["day"].to_numpy()[data.split.train]
+    folds = kfold(data, k=5)
+    assert sorted(np.concatenate([h for _, h in folds])) == list(range(len(days)))
+    for before, after in zip(folds, folds[1:]):
+        assert days[before[1]].max() < days[after[1]].min()  # consecutive blocks, no day split
+    assert [len(h) for _, h in folds] == pytest.approx([len(days) / 5] * 5, abs=7)
+    with pytest.raises(ValueError, match="needs 5 blocks of distinct times"):
+        kfold(TabularData.from_df(table.assign(day=table["Sex"].eq("male") * 1.0), "Survived",
+                                  time_col="day", valid_pct=0.3), k=5)  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 
 import rung
 from rung.tabular.data import TabularData
-from rung.tabular.engineer import FeatureSteps, compound_columns
+from rung.tabular.engineer import PRIOR_ROWS, FeatureSteps, compound_columns
 from rung.tabular.procs import MissingColumnsError
 from rung.tabular.train import train_table
 
@@ -101,3 +101,45 @@ def test_the_model_file_replays_the_steps_on_a_test_csv(titanic_dir, titanic, tm
     assert len(predictor.predict(test)) == 418
     with pytest.raises(MissingColumnsError, match=r"\['Ticket'\] that the model's feature steps"):
         predictor.predict(test.drop(columns=["Ticket"]))
+
+
+def test_group_target_means_come_from_training_rows_shrunk_to_the_overall_mean(data, titanic):
+    train = titanic.iloc[data.split.train]
+    prior = train["Survived"].mean()
+    new = data.steps.transform(titanic)  # rows as a model file sees them: all training rows
+    for ticket in train["Ticket"].value_counts().index[:3]:
+        group = train.loc[train["Ticket"] == ticket, "Survived"]
+        want = (group.sum() + PRIOR_ROWS * prior) / (len(group) + PRIOR_ROWS)
+        assert np.allclose(new.loc[titanic["Ticket"] == ticket, "Ticket_target_mean"], want)
+    surname = titanic["Name"].str.split(",").str[0].str.lower()
+    andersson = train.loc[surname.iloc[data.split.train] == "andersson", "Survived"]
+    want = (andersson.sum() + PRIOR_ROWS * prior) / (len(andersson) + PRIOR_ROWS)
+    assert np.allclose(new.loc[surname == "andersson", "Name_first_target_mean"], want)
+    unseen = ~titanic["Ticket"].isin(train["Ticket"])
+    assert np.allclose(new.loc[unseen, "Ticket_target_mean"], prior)
+    assert {"Ticket_target_mean", "Name_first_target_mean"} <= set(data.cont_names)
+    notes = "\n".join(data.notes)
+    assert "Name_first_target_mean: the mean target of the training rows sharing the first" in notes
+
+
+def test_a_training_rows_own_target_never_enters_its_group_mean(titanic):
+    train = titanic.iloc[:600].reset_index(drop=True)
+    y = train["Survived"].to_numpy(float)
+    row = int(train.index[train["Ticket"] == train["Ticket"].value_counts().index[0]][0])
+    flipped = y.copy()
+    flipped[row] = 1 - flipped[row]
+    rows = np.arange(len(train))
+    means = []
+    for target in (y, flipped):
+        steps = FeatureSteps().fit(train, compound=["Ticket"], text=["Name"], target=target)
+        means.append(steps.transform(train, train_rows=rows)["Ticket_target_mean"].to_numpy())
+    assert means[0][row] == means[1][row]  # its own label is out of its fold
+    assert not np.array_equal(means[0], means[1])  # other folds' rows of its group see it
+
+
+def test_no_group_target_means_without_a_target(titanic):
+    steps = FeatureSteps().fit(titanic, compound=["Ticket"], text=["Name"])
+    assert not any(step["step"] == "target_mean" for step in steps.steps)
+    many = titanic.assign(Survived=titanic["Pclass"].astype(str))  # three classes
+    data = TabularData.from_df(many, "Survived", engineer=True)
+    assert not any("target_mean" in name for name in data.cont_names)
