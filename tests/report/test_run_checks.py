@@ -95,7 +95,7 @@ def test_a_loss_still_falling_fast_at_the_end_is_under_fitting(tmp_path):
 
 def test_a_learning_rate_far_from_the_finders_valley(tmp_path):
     learn = _learner(100, 0.0, [8])
-    suggestion = learn.lr_find()
+    suggestion = learn.lr_find(plot_path=None)  # no plot in the working folder
     lr = suggestion.valley * 300
     run = _run(
         tmp_path, learn, 1, lr, one_cycle=True,
