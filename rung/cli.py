@@ -52,10 +52,19 @@ def cmd_predict(args: argparse.Namespace) -> None:
         )
     out = predictions_path(target, args.out, force=args.force)
     predictor = rung.load(args.model)
+    kind = predictor.config.get("kind")
     if args.tta:
-        if predictor.config.get("kind") != "image":
+        if kind != "image":
             raise CommandError("--tta (test-time augmentation) is for image models.")
         result = predictor.predict_for_cli(target, out=out, tta=True)
+    elif args.encoding is not None:
+        if kind not in ("text", "tabular"):
+            raise CommandError("--encoding is for a CSV given to a text or table model.")
+        if kind == "text":
+            result = predictor.predict_for_cli(target, out=out, encoding=args.encoding)
+        else:
+            predictor.csv_encoding = args.encoding  # the reader the model uses for a CSV path
+            result = predictor.predict_for_cli(target, out=out)
     else:
         result = predictor.predict_for_cli(target, out=out)
     if out is not None and args.out is None and out.name != f"{target.stem}_predictions.csv":
@@ -146,13 +155,95 @@ def cmd_interpret(args: argparse.Namespace) -> None:
 def cmd_runs(args: argparse.Namespace) -> None:
     from rung.report import compare_runs, format_runs, list_runs
 
-    if args.compare:
-        text = compare_runs(args.root, args.compare)
-        emit(args, {"compare": args.compare, "table": text}, text)
+    if args.action == "compare" and not args.names:
+        raise ValueError("name the runs to compare: rung runs compare RUN RUN (or latest).")
+    compare = args.compare or (args.names if args.action == "compare" else None)
+    if compare:
+        text = compare_runs(args.root, compare)
+        if args.out:
+            from rung.report.compare import write_comparison
+
+            text += f"\nwritten: {write_comparison(args.root, compare, args.out)}"
+        emit(args, {"compare": compare, "table": text}, text)
         return
     rows = list_runs(args.root)
     text = format_runs(rows) if rows else f"no runs in {args.root} yet: `rung train ...` makes one"
     emit(args, {"runs": rows}, text)
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    from rung.report.publish import INDEX_PAGE, publish
+
+    site = publish(args.runs, args.out)
+    emit(args, {"site": str(site), "pages": len(args.runs)}, f"site written: {site / INDEX_PAGE}")
+
+
+def cmd_explore(args: argparse.Namespace) -> None:
+    from rung.report.explore import explore
+
+    if args.quiz and args.json:
+        raise CommandError("--quiz asks and answers on the terminal; drop --json to take it.")
+    ex = explore(args.csv, target=args.target, out=args.out)
+    if args.quiz:
+        from rung.report.explore_quiz import quiz
+
+        quiz(ex, None if sys.stdin is None or sys.stdin.closed else sys.stdin, sys.stdout)
+    result = {
+        "plots": [{"column": p.column, "kind": p.kind, "reason": p.reason, "code": p.code,
+                   "png": str(p.png)} for p in ex.plots],
+        "skipped": [{"column": c, "reason": r} for c, r in ex.skipped],
+        "notes": ex.notes,
+        **{k: str(v) for k, v in ex.files.items()},
+    }  # fmt: skip
+    lines = [] if args.quiz else [f"{p.column}: {p.kind} ({p.reason})" for p in ex.plots]
+    lines += [] if args.quiz else [f"{c}: not plotted ({r})" for c, r in ex.skipped]
+    lines += ex.notes
+    emit(args, result, "\n".join([*lines, f"wrote {ex.files['html']} and {ex.files['md']}"]))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from rung.report.doctor import ERROR
+
+    diagnosis = _diagnose(args)
+    files = diagnosis.write(args.out) if args.out else {}
+    result = {**diagnosis.to_dict(), **{k: str(v) for k, v in files.items()}}
+    wrote = [f"wrote {files['md']} and {files['json']}"] if files else []
+    emit(args, result, "\n".join([diagnosis.format(), *wrote]))
+    return EXIT_ERROR if diagnosis.worst == ERROR else 0
+
+
+def _diagnose(args: argparse.Namespace):
+    """The diagnosis of what ``rung doctor PATH`` names: a run, a CSV (of texts) or images."""
+    from rung.report.run_folder import is_run_dir, resolve_run
+
+    path = Path(args.path)
+    if Path(args.path).name == "latest" or is_run_dir(path):
+        if args.target or args.text or args.test:
+            raise CommandError("--target, --text and --test are for a CSV; a run needs none.")
+        from rung.report.run_checks import diagnose_run
+
+        return diagnose_run(resolve_run(args.path, args.root))
+    if not path.exists():
+        raise CommandError(
+            f"no file or folder at {args.path!r}; give a CSV, a folder of images, a run folder "
+            "or 'latest'."
+        )
+    if path.is_dir():
+        if args.target or args.text or args.test:
+            raise CommandError("--target, --text and --test are for a CSV, not a folder.")
+        out = Path(args.out).resolve() if args.out else None
+        if out is not None and out.is_relative_to(path.resolve()):
+            raise CommandError(f"--out {args.out} is inside the image folder; write it elsewhere.")
+        from rung.vision.doctor import diagnose_images
+
+        return diagnose_images(path, out=out)
+    if args.text:
+        from rung.text.doctor import diagnose_texts
+
+        return diagnose_texts(path, args.text, args.target)
+    from rung.tabular.doctor import diagnose_table
+
+    return diagnose_table(path, args.target, test=args.test)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -194,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tta", action="store_true", help="images: average over the image and its mirror"
     )
+    p.add_argument(
+        "--encoding",
+        help="a CSV's text encoding for a text or table model, e.g. latin-1 (default: UTF-8 "
+        "for text, the training CSV's for tables)",
+    )
     add_common_flags(p)
     p.set_defaults(func=cmd_predict)
 
@@ -209,6 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_flags(p)
     p.set_defaults(func=cmd_scratch)
+
+    p = sub.add_parser(
+        "explore", help="a first look at a CSV: a plot per column, with the code that drew it"
+    )
+    p.add_argument("csv", help="a CSV file (read, never written)")
+    p.add_argument("--target", help="the column to predict: the others are plotted against it")
+    p.add_argument("--out", help="the report's folder (default: explore/<name> here)")
+    p.add_argument(
+        "--quiz", action="store_true", help="for each column, ask which plot fits, then reveal"
+    )
+    add_common_flags(p)
+    p.set_defaults(func=cmd_explore)
 
     train = sub.add_parser(
         "train",
@@ -237,8 +345,33 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list (or compare) the training runs in the runs folder")
     p.add_argument("--root", default="runs", help="runs folder (default: runs)")
     p.add_argument("--compare", nargs="+", metavar="RUN", help="compare these runs side by side")
+    p.add_argument("action", nargs="?", choices=["compare"], help="compare RUN RUN ...")
+    p.add_argument("names", nargs="*", metavar="RUN", help="the runs to compare")
+    p.add_argument("--out", help="compare: also write compare.html (curves overlaid) here")
     add_common_flags(p)
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("publish", help="a static site of run writeups (for GitHub Pages)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or explorations)")
+    p.add_argument("--out", default="site", help="the site's folder (default: site)")
+    add_common_flags(p)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check data or a run before trusting it: leakage, imbalance, over-fitting, ...",
+        description="Check a CSV (--target; --text COLS for texts), a folder of images, or a "
+        "run folder ('latest') for what would make a model look better or worse than it is. "
+        "Exit status: 0 when no finding is an error, 1 when one is (or on bad input).",
+    )
+    p.add_argument("path", help="a CSV, a folder of images, a run folder, or 'latest'")
+    p.add_argument("--target", help="a CSV's column to predict (its checks need it)")
+    p.add_argument("--text", help="a CSV's text columns, as `rung train text --text` takes them")
+    p.add_argument("--test", help="the test CSV predictions will be made on (drift check)")
+    p.add_argument("--root", default="runs", help="runs folder, for 'latest' (default: runs)")
+    p.add_argument("--out", help="write doctor.md and doctor.json here (default: print only)")
+    add_common_flags(p)
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("report", help="(re)write a run's writeup: report.html and report.md")
     p.add_argument("run", nargs="?", default="latest", help="a run folder or 'latest' (default)")
@@ -262,13 +395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    func: Callable[[argparse.Namespace], None] = args.func
+    func: Callable[[argparse.Namespace], int | None] = args.func
     debug = args.debug or bool(os.environ.get("RUNG_DEBUG"))
     try:
         with warnings.catch_warnings():
             if not debug:  # a warning is one line too, like an error
                 warnings.showwarning = _one_line_warning
-            func(args)
+            status = func(args)  # None, or an exit status (rung doctor: 1 on an error)
     except KeyboardInterrupt:
         print("rung: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -278,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"rung {args.command}: error: {message}", file=sys.stderr)
         return EXIT_ERROR
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -187,3 +187,30 @@ def test_a_warning_is_one_line_and_the_run_still_succeeds(tmp_path, titanic_dir)
     assert warnings and all(line.startswith("rung: warning: ") for line in warnings)
     # Python's own display adds the file:line and a source line ("  record_run(run_dir)")
     assert not [line for line in out.stderr.splitlines() if line.startswith(" ")]
+
+
+def test_predict_a_latin1_csv_with_a_table_model(shared_data, tmp_path):
+    """A table model trained on UTF-8 Titanic and a test CSV saved as latin-1: the error names
+    --encoding; with --encoding latin-1 the same rows are predicted."""
+    import pandas as pd
+
+    import rung as rung_pkg
+    from rung.tabular.train import train_table
+
+    train = pd.read_csv(shared_data / "titanic" / "train.csv")
+    run = train_table(train, "Survived", models="linear", explain=False, progress=False,
+                      out=tmp_path / "runs")  # fmt: skip
+    rows = train.drop(columns="Survived").head(5).copy()
+    rows.loc[0, "Name"] = "Müller, Mr. Jürgen"
+    test = tmp_path / "test_latin.csv"
+    test.write_bytes(rows.to_csv(index=False).encode("latin-1"))
+    out = tmp_path / "p.csv"
+    refused = rung("predict", str(run.model_path), str(test), "--out", str(out))
+    assert refused.returncode != 0 and "--encoding latin-1" in refused.stderr
+    assert not out.exists()
+    done = rung("predict", str(run.model_path), str(test), "--out", str(out), "--encoding",
+                "latin-1")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(out)
+    expected = rung_pkg.load(run.model_path).predict(rows)
+    assert got["Survived"].tolist() == expected["Survived"].tolist() and len(got) == 5

@@ -20,7 +20,8 @@ nothing heavy: the writeup embeds the PNGs the app drew and needs no matplotlib 
 ('report.html', 'rmse')
 """
 
-from rung.report.index import compare_runs, format_runs, list_runs, record_run
+from rung.report.compare import compare_runs
+from rung.report.index import format_runs, list_runs, record_run
 from rung.report.run_folder import (
     RunNotFoundError,
     atomic_write_text,

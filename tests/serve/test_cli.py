@@ -84,7 +84,8 @@ def test_rung_serve_answers_on_its_port(titanic_model, tmp_path):
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "rung serve didn't start in 120 s"
                 time.sleep(0.5)
-        row = {"Pclass": 1, "Sex": "female", "Age": 30, "Fare": 80.0, "Embarked": "C"}
+        row = {"Pclass": 1, "Sex": "female", "Age": 30, "Fare": 80.0, "Embarked": "C",
+               "Name": "Smith, Mrs. Jane"}  # fmt: skip
         answer = httpx.post(url + "/api/predict", json={"row": row})
         assert answer.status_code == 200, answer.text
         assert answer.json()["prediction"]["label"] == 1
