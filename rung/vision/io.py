@@ -235,7 +235,12 @@ def read_bytes(path: str | Path, max_bytes: int | None = None) -> torch.Tensor:
     path = Path(path)
     cap = _check_file_size(path, max_bytes)
     with open(path, "rb") as f:
-        data = f.read(cap + 1)  # the file may have grown since stat()
+        # Read what stat() said is there (not the cap: that would allocate 128 MiB per image),
+        # then a byte more: the file may have grown since, but never past the cap.
+        expected = min(path.stat().st_size, cap)
+        data = f.read(expected + 1)
+        while expected < len(data) <= cap and (more := f.read(min(2**20, cap + 1 - len(data)))):
+            data += more
     if len(data) > cap:
         raise _too_many_bytes(path, f"more than {cap:,}", cap)
     if not data:

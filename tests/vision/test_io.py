@@ -190,3 +190,20 @@ def test_a_png_whose_pixel_data_ends_early_does_not_crash_the_process(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"crashed with {done.returncode}: {done.stderr[-500:]}"
     assert done.stdout.startswith(("decoded (3, 32, 32)", "refused: " + str(short)))
+
+
+def test_reading_a_small_file_allocates_about_its_size_not_the_cap(tmp_path):
+    # read_bytes used f.read(cap + 1): every image, however small, allocated the 128 MiB cap.
+    import tracemalloc
+
+    path = tmp_path / "small.bin"
+    path.write_bytes(b"\xff\xd8\xff" + bytes(1000))
+    read_bytes(path)  # warm up imports and caches outside the measurement
+    tracemalloc.start()
+    try:
+        data = read_bytes(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data.numel() == 1003
+    assert peak < 64 * 1024, f"reading a 1 KB file peaked at {peak:,} bytes"
