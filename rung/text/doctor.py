@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rung.report.doctor import ERROR, INFO, WARNING, Diagnosis, Finding, diagnose
+from rung.report.doctor import ERROR, INFO, WARNING, Diagnosis, Finding, diagnose, named
 from rung.text.scan import TextScan, no_label, scan_texts
 from rung.utils import plain_value
 
@@ -85,17 +85,7 @@ def diagnose_texts(
 
 
 # --- the checks: each takes the scan and returns its findings ----------------------------------
-def _named(name: str) -> Any:
-    """Give a check the name the diagnosis lists it under (see rung.report.doctor.check_name)."""
-
-    def named(check: Any) -> Any:
-        check.name = name
-        return check
-
-    return named
-
-
-@_named("texts.leakage")
+@named("texts.leakage")
 def leakage(scan: TextScan) -> list[Finding]:
     """Validation inputs that are also training inputs, word for word."""
     texts = np.asarray(scan.texts, dtype=object)
@@ -120,7 +110,7 @@ def leakage(scan: TextScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("texts.shared_groups")
+@named("texts.shared_groups")
 def shared_groups(scan: TextScan) -> list[Finding]:
     """A repeated text column (a phrase many rows share) that the split doesn't keep whole."""
     column = _repeated_column(scan)
@@ -144,7 +134,7 @@ def shared_groups(scan: TextScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("texts.lengths")
+@named("texts.lengths")
 def lengths(scan: TextScan) -> list[Finding]:
     """Inputs longer than the max_len the app would choose, or than the model takes."""
     if scan.lengths is None:
@@ -182,7 +172,7 @@ def lengths(scan: TextScan) -> list[Finding]:
     return findings
 
 
-@_named("texts.empty")
+@named("texts.empty")
 def empty(scan: TextScan) -> list[Finding]:
     """Rows with no text at all (training drops them), and empty fields of one column."""
     findings = []
@@ -218,7 +208,7 @@ def empty(scan: TextScan) -> list[Finding]:
     return findings
 
 
-@_named("texts.missing_target")
+@named("texts.missing_target")
 def missing_target(scan: TextScan) -> list[Finding]:
     """Rows with text but no label or score (training drops them)."""
     if scan.target is None:
@@ -239,7 +229,7 @@ def missing_target(scan: TextScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("texts.label_noise")
+@named("texts.label_noise")
 def label_noise(scan: TextScan) -> list[Finding]:
     """Identical inputs with different labels or scores: the model can't fit both."""
     if scan.target is None or not len(scan.frame):
@@ -268,7 +258,7 @@ def label_noise(scan: TextScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("texts.classes")
+@named("texts.classes")
 def classes(scan: TextScan) -> list[Finding]:
     """A target with a single value, and (for classes) imbalance."""
     if scan.target is None or not len(scan.frame):
