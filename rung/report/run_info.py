@@ -35,12 +35,23 @@ from rung.report.run_folder import (
     split_run_name,
 )
 
-__all__ = ["RunInfo", "read_run", "read_csv_rows", "lower_is_better", "MAIN_METRICS"]
+__all__ = [
+    "RunInfo",
+    "read_run",
+    "read_csv_rows",
+    "lower_is_better",
+    "finite_number",
+    "run_lr",
+    "MAIN_METRICS",
+    "LR_HOLDERS",
+]
 
 # the columns of metrics.csv that are not validation metrics
 NOT_METRICS = ("fit", "epoch", "train_loss", "time")
 # which metric a one-line summary shows, in order of preference
 MAIN_METRICS = ("error_rate", "accuracy", "f1", "pearson", "spearman", "r2", "rmse", "mae")
+# where an app's config.json keeps its training settings (``lr``, ...), besides the top level
+LR_HOLDERS = ("hyperparameters", "net", "settings")
 _LOWER_IS_BETTER = re.compile(r"(loss|error|mae|mse|rmse|mape|perplexity)", re.IGNORECASE)
 
 
@@ -150,6 +161,28 @@ def lower_is_better(metric: str) -> bool:
     (True, True, False)
     """
     return bool(_LOWER_IS_BETTER.search(metric))
+
+
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float (not a bool) and finite.
+
+    >>> finite_number(0.5), finite_number(float("nan")), finite_number(True), finite_number("1")
+    (True, False, False, False)
+    """
+    return _is_number(value) and math.isfinite(value)
+
+
+def run_lr(config: dict[str, Any]) -> float | None:
+    """The learning rate a run's ``config.json`` records: its ``lr`` at the top level or in
+    one of :data:`LR_HOLDERS`, a finite number above 0; None when it records none.
+
+    >>> run_lr({"hyperparameters": {"lr": 1e-4}}), run_lr({"lr": "find"})
+    (0.0001, None)
+    """
+    for holder in (config, *(config.get(k) for k in LR_HOLDERS)):
+        if isinstance(holder, dict) and finite_number(holder.get("lr")) and holder["lr"] > 0:
+            return float(holder["lr"])
+    return None
 
 
 def read_csv_rows(
