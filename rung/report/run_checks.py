@@ -13,9 +13,10 @@ What the checks read from a run folder:
 
 - ``metrics.csv``: one row per epoch (``fit``, ``epoch``, ``train_loss``, ``valid_loss``, the
   metrics), as :meth:`Recorder.to_csv` writes it; rows in the order they were trained;
-- ``config.json``: the learning rate (``lr``, or ``hyperparameters.lr``, ``net.lr``), where it
-  came from (``lr_source``) and the LR finder's suggestions when the app kept them
-  (``lr_find``: ``{"valley": 1e-3, "recommended": 3e-3, ...}``);
+- ``config.json``: the learning rate and where it came from (``lr``, ``lr_source``: at the top
+  level or under ``hyperparameters``, ``net`` or ``training``, see
+  :func:`~rung.report.run_info.run_setting`) and the LR finder's suggestions when lr_find ran
+  (``lr_find``: ``{"valley": 1e-3, "recommended": 3e-3, ...}``, :func:`lr_find_entry`);
 - ``leaderboard.csv``: the models scored on the same rows, one of them ``baseline``.
 
 >>> import tempfile
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rung.report.doctor import WARNING, Diagnosis, Finding, diagnose, named
 from rung.report.loss_checks import (
@@ -52,7 +53,11 @@ from rung.report.run_info import (
     read_csv_rows,
     read_run,
     run_lr,
+    run_setting,
 )
+
+if TYPE_CHECKING:
+    from rung.callbacks.lr_finder import LRFindResult
 
 __all__ = [
     "diagnose_run",
@@ -65,6 +70,7 @@ __all__ = [
     "metric_loss_disagree",
     "lr_far_from_finder",
     "no_better_than_baseline",
+    "lr_find_entry",
     "LEADERBOARD_FILE",
 ]
 
@@ -130,7 +136,8 @@ def lr_far_from_finder(info: RunInfo) -> list[Finding]:
     lr, found = run_lr(cfg), cfg.get("lr_find")
     if lr is None or not isinstance(found, dict):
         return []
-    if str(cfg.get("lr_source", "")).startswith("lr_find"):
+    source = run_setting(cfg, "lr_source")
+    if str(source or "").startswith("lr_find"):
         return []
     suggested = {k: float(v) for k, v in found.items() if finite_number(v) and v > 0}
     if not suggested:
@@ -149,9 +156,22 @@ def lr_far_from_finder(info: RunInfo) -> list[Finding]:
             f"the learning rate {lr:.1e} is {max(lr / high, low / lr):.0f}x "
             f"{'above' if lr > high else 'below'} the LR finder's suggestions ({shown})",
             f"{direction} the learning rate to ~{target:.0e} (the LR finder's {where})",
-            evidence={"lr": lr, "lr_find": suggested, "lr_source": cfg.get("lr_source")},
+            evidence={"lr": lr, "lr_find": suggested, "lr_source": source},
         )
     ]  # fmt: skip
+
+
+def lr_find_entry(found: LRFindResult) -> dict[str, float]:
+    """What an app keeps of an LR finder's result in ``config.json``'s ``lr_find``, for
+    :func:`lr_far_from_finder`: each suggestion (``valley``, ``slide``, ``minimum``,
+    ``steep``) and ``recommended`` (what rung's apps train at), as floats.
+
+    >>> from rung.callbacks.lr_finder import LRFindResult
+    >>> lr_find_entry(LRFindResult(None, None, {"valley": 1e-3, "slide": 4e-3}))
+    {'valley': 0.001, 'slide': 0.004, 'recommended': 0.004}
+    """
+    entry = {str(k): float(v) for k, v in found.suggestions.items()}
+    return entry | {"recommended": float(found.recommended)}
 
 
 @named("run.no_better_than_baseline")

@@ -42,16 +42,18 @@ __all__ = [
     "lower_is_better",
     "finite_number",
     "run_lr",
+    "run_setting",
     "MAIN_METRICS",
-    "LR_HOLDERS",
+    "SETTINGS_HOLDERS",
 ]
 
 # the columns of metrics.csv that are not validation metrics
 NOT_METRICS = ("fit", "epoch", "train_loss", "time")
 # which metric a one-line summary shows, in order of preference
 MAIN_METRICS = ("error_rate", "accuracy", "f1", "pearson", "spearman", "r2", "rmse", "mae")
-# where an app's config.json keeps its training settings (``lr``, ...), besides the top level
-LR_HOLDERS = ("hyperparameters", "net", "settings")
+# where the apps' config.json keep the training settings (``lr``, ``lr_source``, ...), besides
+# the top level: text under hyperparameters, tables under net, images under training
+SETTINGS_HOLDERS = ("hyperparameters", "net", "training", "settings")
 _LOWER_IS_BETTER = re.compile(r"(loss|error|mae|mse|rmse|mape|perplexity)", re.IGNORECASE)
 
 
@@ -174,15 +176,31 @@ def finite_number(value: Any) -> bool:
 
 def run_lr(config: dict[str, Any]) -> float | None:
     """The learning rate a run's ``config.json`` records: its ``lr`` at the top level or in
-    one of :data:`LR_HOLDERS`, a finite number above 0; None when it records none.
+    one of :data:`SETTINGS_HOLDERS`, a finite number above 0; None when it records none.
 
     >>> run_lr({"hyperparameters": {"lr": 1e-4}}), run_lr({"lr": "find"})
     (0.0001, None)
     """
-    for holder in (config, *(config.get(k) for k in LR_HOLDERS)):
-        if isinstance(holder, dict) and finite_number(holder.get("lr")) and holder["lr"] > 0:
+    for holder in _holders(config):
+        if finite_number(holder.get("lr")) and holder["lr"] > 0:
             return float(holder["lr"])
     return None
+
+
+def run_setting(config: dict[str, Any], key: str) -> Any:
+    """A training setting of a run's ``config.json``: ``key`` at the top level, else in the
+    first of :data:`SETTINGS_HOLDERS` that has it; None when none has it.
+
+    >>> run_setting({"training": {"lr_source": "given"}}, "lr_source")
+    'given'
+    """
+    return next((h[key] for h in _holders(config) if h.get(key) is not None), None)
+
+
+def _holders(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """config.json and those of its dicts that hold training settings, in the order read."""
+    found = [config, *(config.get(k) for k in SETTINGS_HOLDERS)]
+    return [h for h in found if isinstance(h, dict)]
 
 
 def read_csv_rows(

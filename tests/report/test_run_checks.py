@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rung.report.doctor import ERROR, INFO, WARNING, check_name
-from rung.report.run_checks import RUN_CHECKS, diagnose_run, next_steps
+from rung.report.run_checks import RUN_CHECKS, diagnose_run, lr_far_from_finder, next_steps
 from rung.report.run_folder import atomic_write_text, new_run_dir, save_json
 
 
@@ -171,3 +171,31 @@ def test_no_baseline_recorded_says_nothing(tmp_path):
 def test_a_missing_run_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run folder at .*nowhere"):
         diagnose_run(tmp_path / "nowhere")
+
+
+def test_the_lr_and_its_source_are_read_where_the_apps_keep_them(tmp_path):
+    """Text runs keep lr and lr_source under "hyperparameters", tables under "net", images
+    under "training"; the checks read them there, as at the top level."""
+    run = new_run_dir(tmp_path, "text")
+    atomic_write_text(run / "metrics.csv", "epoch,train_loss,valid_loss\n0,0.7,0.6\n")
+    far = {"valley": 1e-4, "recommended": 3e-4}
+    for holder in ("hyperparameters", "net", "training"):
+        save_json(run / "config.json", {holder: {"lr": 0.5, "lr_source": "lr_find (slide)"},
+                                        "lr_find": far})  # fmt: skip
+        assert diagnose_run(run).facts["lr"] == 0.5, holder
+        assert diagnose_run(run).by_check("run.lr_far_from_finder") == [], holder
+        save_json(run / "config.json", {holder: {"lr": 0.5, "lr_source": "given"}, "lr_find": far})
+        assert len(diagnose_run(run).by_check("run.lr_far_from_finder")) == 1, holder
+
+
+def test_lr_find_entry_is_what_the_lr_check_reads():
+    from rung.callbacks.lr_finder import LRFindResult
+    from rung.report.run_checks import lr_find_entry
+    from rung.report.run_info import RunInfo
+
+    found = LRFindResult(lrs=None, losses=None, suggestions={"valley": 1e-3, "slide": 2e-2})
+    entry = lr_find_entry(found)
+    assert entry == {"valley": 1e-3, "slide": 2e-2, "recommended": 1e-2}
+    info = RunInfo(path=Path("run"), config={"lr": 10.0, "lr_find": entry})
+    (finding,) = lr_far_from_finder(info)
+    assert finding.evidence["lr_find"] == entry
