@@ -128,6 +128,11 @@ def next_steps(diagnosis: Diagnosis, limit: int = 5) -> list[str]:
 # ---------------------------------------------------- the checks of the config and the leaderboard
 
 
+# what config.json's lr_find may hold that is a learning rate (the rest, like the sweep's
+# seconds, is not)
+LR_SUGGESTIONS = ("valley", "slide", "minimum", "steep", "recommended")
+
+
 @named("run.lr_far_from_finder")
 def lr_far_from_finder(info: RunInfo) -> list[Finding]:
     """A learning rate more than 10x away from the LR finder's suggestions (when the run kept
@@ -139,7 +144,10 @@ def lr_far_from_finder(info: RunInfo) -> list[Finding]:
     source = run_setting(cfg, "lr_source")
     if str(source or "").startswith("lr_find"):
         return []
-    suggested = {k: float(v) for k, v in found.items() if finite_number(v) and v > 0}
+    suggested = {
+        k: float(v) for k, v in found.items()
+        if k in LR_SUGGESTIONS and finite_number(v) and v > 0
+    }  # fmt: skip
     if not suggested:
         return []
     valley = suggested.get("valley")

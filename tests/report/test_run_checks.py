@@ -199,3 +199,15 @@ def test_lr_find_entry_is_what_the_lr_check_reads():
     info = RunInfo(path=Path("run"), config={"lr": 10.0, "lr_find": entry})
     (finding,) = lr_far_from_finder(info)
     assert finding.evidence["lr_find"] == entry
+
+
+def test_only_the_finders_suggestions_count_not_other_numbers_kept_beside_them():
+    """An image run keeps the sweep's cost (``seconds``) and what it swept beside the
+    suggestions; a 2-second sweep is not a suggested LR of 2."""
+    from rung.report.run_info import RunInfo
+
+    kept = {"valley": 1e-3, "slide": 1e-2, "recommended": 1e-3, "seconds": 2.0, "how": "head"}
+    info = RunInfo(path=Path("run"), config={"lr": 5.0, "lr_source": "given", "lr_find": kept})
+    (finding,) = lr_far_from_finder(info)
+    assert finding.evidence["lr_find"] == {"valley": 1e-3, "slide": 1e-2, "recommended": 1e-3}
+    assert "500x above" in finding.message
