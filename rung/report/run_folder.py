@@ -35,12 +35,14 @@ finished and ``rung runs`` lists it as ``incomplete``. A run folder holds, every
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
 import os
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ MODEL_SUFFIX = ".rung"
 INCOMPLETE_FILE = "INCOMPLETE"  # in a run folder until the run ends
 _LATEST_LINK = "latest"
 _LATEST_FILE = "LATEST"
+_LATEST_LOCK = ".latest.lock"  # held while latest moves
 _TIME_FORMAT = "%Y%m%d-%H%M%S"
 _RUN_NAME = re.compile(r"^(\d{8}-\d{6})-(.+?)(?:-\d+)?$")  # 20240131-142501-images-2
 
@@ -123,9 +126,27 @@ def mark_complete(run_dir: str | os.PathLike) -> None:
     """
     run = Path(run_dir).resolve()
     (run / INCOMPLETE_FILE).unlink(missing_ok=True)
-    current = _latest_target(run.parent)
-    if current is None or run_status(current) != "complete" or _order(current) <= _order(run):
-        _point_latest(run.parent, run)
+    with _latest_lock(run.parent):  # runs finishing together: each compares with the last one
+        current = _latest_target(run.parent)
+        if current is None or run_status(current) != "complete" or _order(current) <= _order(run):
+            _point_latest(run.parent, run)
+
+
+@contextlib.contextmanager
+def _latest_lock(root: Path) -> Iterator[None]:
+    """Hold ``root/.latest.lock`` (an advisory lock, between threads and processes alike)
+    while ``latest`` is read and moved; where there is no ``fcntl`` (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(root / _LATEST_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_status(run_dir: str | os.PathLike) -> str:
