@@ -31,9 +31,11 @@ import numpy as np
 import pandas as pd
 
 from rung.report import new_run_dir, record_run, save_json, write_writeup
+from rung.report.run_checks import lr_find_entry
 from rung.text.data import TextData
 from rung.text.interpret import PREDICTIONS_FILE, TextInterpretation, plot_token_lengths
 from rung.text.models import max_positions, resolve_source, text_model
+from rung.text.record import text_run_config
 from rung.text.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
@@ -232,7 +234,7 @@ def train_text(
     stem = "texts" if isinstance(source, pd.DataFrame) else Path(source).stem
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
     learn = _learner(data, where, batch_size, accumulate, mixed_precision, progress, run_dir)
-    lr, lr_source = _pick_lr(learn, lr, run_dir if plots else None, say)
+    lr, lr_source, lr_find = _pick_lr(learn, lr, run_dir if plots else None, say)
     best = SaveBest(monitor=MAIN_METRIC[data.task])  # for the fits only: lr_find has no metrics
     _fit(learn, epochs, lr, freeze_epochs, best)
     interp, metrics = _validate(learn, data)
@@ -247,8 +249,10 @@ def train_text(
         lr=float(lr), model=described, data=data.describe(),
         seconds=time.perf_counter() - started, files=files, history=learn.recorder.history,
     )  # fmt: skip
-    settings = {"freeze_epochs": freeze_epochs, "batch_size": batch_size, "accumulate": accumulate}
-    config = _run_config(result, data, learn, source, lr_source, settings)
+    settings = {"freeze_epochs": freeze_epochs, "batch_size": batch_size, "accumulate": accumulate,
+                "lr_source": lr_source, "wd": learn.wd, "pct_start": DEFAULTS["pct_start"],
+                "mixed_precision": learn.mixed_precision, "device": str(learn.device)}  # fmt: skip
+    config = text_run_config(result, data, source, settings, (split, valid_pct, seed), lr_find)
     files["config"] = save_json(run_dir / "config.json", config)
     if plots:
         write_writeup(run_dir, title=f"{stem}: predicting {data.target.name} from text")
@@ -318,12 +322,14 @@ def _learner(
 
 def _pick_lr(
     learn: Learner, lr: float | str, plot_dir: Path | None, say: Callable[[str], Any]
-) -> tuple[float, str]:
+) -> tuple[float, str, dict[str, float] | None]:
+    """``(lr, where it came from, the LR finder's suggestions or None)``."""
     if lr != "find":
-        return float(lr), "given" if lr != DEFAULTS["lr"] else "default"
+        return float(lr), "given" if lr != DEFAULTS["lr"] else "default", None
     found = learn.lr_find(plot_path=plot_dir / "lr_find.png" if plot_dir else None)
     say(f"lr_find recommends {found.recommended:.2e} (valley {found.suggested:.2e})")
-    return float(found.recommended), "lr_find (slide, between valley and 10x valley)"
+    source = "lr_find (slide, between valley and 10x valley)"
+    return float(found.recommended), source, lr_find_entry(found)
 
 
 def _fit(learn: Learner, epochs: int, lr: float, freeze_epochs: int, best: Any) -> None:
@@ -348,6 +354,9 @@ def _validate(learn: Learner, data: TextData) -> tuple[TextInterpretation, dict[
     metrics = {"valid_loss": float(learn.loss_func(_logits(preds, data.task), targets))}
     for name, fn in zip(learn.metrics_callback.names, learn.metrics_callback.metrics):
         metrics[name] = float(fn(preds, targets))
+    if data.task == "regression":  # in the target's units, beside the training mean's (facts)
+        metrics["rmse"] = float((preds.view(-1) - targets.view(-1)).pow(2).mean().sqrt())
+        metrics["mae"] = float((preds.view(-1) - targets.view(-1)).abs().mean())
     valid = data.split.valid
     ids = data.frame[data.id_name].to_numpy()[valid] if data.id_name else None
     interp = TextInterpretation([data.texts[i] for i in valid], targets.numpy(), preds.numpy(),
@@ -388,31 +397,3 @@ def _write_files(
             files["per_label"] = run_dir / "per_label.csv"
             interp.per_label().to_csv(files["per_label"], index=False)
     return files
-
-
-def _run_config(
-    result: TextTrainResult, data: TextData, learn: Learner, source: Any, lr_source: str,
-    settings: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "app": "text",
-        "task": data.task,
-        "data": {
-            **result.data,
-            "path": "DataFrame" if isinstance(source, pd.DataFrame) else str(Path(source).resolve()),
-            "target": data.target.name,
-        },
-        "arch": result.model,
-        "hyperparameters": {
-            "epochs": result.epochs, **settings, "lr": result.lr, "lr_source": lr_source,
-            "wd": learn.wd,
-            "pct_start": DEFAULTS["pct_start"], "mixed_precision": learn.mixed_precision,
-            "device": str(learn.device),
-        },
-        "classes": data.target.classes,
-        "metrics": result.metrics,
-        "main_metric": result.main_metric,
-        "best_epoch": result.best_epoch,
-        "notes": "\n".join(data.notes),
-        "duration_s": result.seconds,
-    }  # fmt: skip
