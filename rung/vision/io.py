@@ -4,7 +4,8 @@ This is the deterministic half of the image pipeline, shared by training (in Dat
 workers), validation and prediction, so the three can't drift apart:
 
     file -> bytes (at most MAX_FILE_BYTES) -> header (at most MAX_PIXELS) -> decode
-         (torchvision.io for JPEG and WEBP, PIL for the rest) -> (3, H, W) uint8
+         (torchvision.io for JPEG and WEBP, PIL for the rest; a JPEG twice the size wanted
+         at a reduced scale, inside the decoder) -> (3, H, W) uint8
          -> resize to (3, S, S) with 'squish' | 'crop' | 'pad' -> float in [0, 1] -> normalise
             (the last two steps: :mod:`rung.vision.pixels`)
 
@@ -262,7 +263,10 @@ def pil_to_tensor(image: Any) -> torch.Tensor:
 
 
 def decode_bytes(
-    data: torch.Tensor, name: str = "image", max_pixels: int | None = None
+    data: torch.Tensor,
+    name: str = "image",
+    max_pixels: int | None = None,
+    at_least: int | None = None,
 ) -> torch.Tensor:
     """Decode encoded bytes (1-D uint8) to an RGB (3, H, W) uint8 tensor.
 
@@ -271,9 +275,17 @@ def decode_bytes(
     (fast, EXIF orientation applied); PIL the rest (PNG, BMP, the first frame of a GIF, CMYK
     oddities). Raises :class:`UnreadableImageError` naming ``name`` when neither can.
 
+    ``at_least``: the image is wanted no larger than this many pixels a side, so a JPEG at
+    least twice that on both sides is decoded at 1/2, 1/4 or 1/8 scale inside the decoder
+    (PIL's ``draft``: the DCT is scaled, so a 2592x1944 photo wanted at 224 px decodes as
+    324x243, several times faster) while both sides stay >= ``at_least``.
+
     >>> buf = io.BytesIO(); Image.new("RGB", (6, 4), "red").save(buf, "BMP")
     >>> decode_bytes(torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8)).shape
     torch.Size([3, 4, 6])
+    >>> buf = io.BytesIO(); Image.new("RGB", (800, 600), "red").save(buf, "JPEG")
+    >>> decode_bytes(torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8), at_least=100).shape
+    torch.Size([3, 150, 200])
     """
     from torchvision.io import ImageReadMode, decode_image
 
@@ -281,6 +293,9 @@ def decode_bytes(
         raise UnreadableImageError(f"{name}: the file is empty")
     encoded = data.numpy().tobytes()
     header = read_header(encoded, name, max_pixels)
+    if at_least is not None and header.format == "JPEG":
+        if min(header.width, header.height) >= 2 * at_least:
+            return _decode_jpeg_scaled(encoded, name, at_least)
     if header.format in TORCHVISION_FORMATS:
         try:
             with warnings.catch_warnings():  # torchvision 0.29 marks its decoders deprecated
@@ -295,6 +310,25 @@ def decode_bytes(
                 return pil_to_tensor(im)
     except (OSError, ValueError, SyntaxError) as e:  # PIL raises all three on bad files
         raise UnreadableImageError(f"{name}: can't decode it as an image ({e})") from None
+
+
+def _decode_jpeg_scaled(encoded: bytes, name: str, at_least: int) -> torch.Tensor:
+    try:
+        with Image.open(io.BytesIO(encoded)) as im:
+            im.draft("RGB", (at_least, at_least))  # the largest 1/2^k scale keeping both sides
+            return pil_to_tensor(im)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UnreadableImageError(f"{name}: can't decode it as an image ({e})") from None
+
+
+def _reduced_as_decoded(image: Any, at_least: int) -> Any:
+    """A PIL image of a JPEG as :func:`decode_bytes` would have decoded its file: reduced by
+    the same 1/2, 1/4 or 1/8 (by averaging, close to the decoder's scaling: within 2/255)."""
+    width, height = image.size
+    if getattr(image, "format", None) != "JPEG" or min(width, height) < 2 * at_least:
+        return image
+    factor = max(f for f in (1, 2, 4, 8) if f <= min(width // at_least, height // at_least))
+    return image.reduce(factor) if factor > 1 else image
 
 
 def nvjpeg_can_decode(data: bytes | ImageHeader) -> bool:
@@ -340,7 +374,8 @@ def load_image(
     >>> load_image(p, 16, "crop").shape
     torch.Size([3, 16, 16])
     """
-    image = decode_bytes(read_bytes(path), name=str(path), max_pixels=max_pixels)
+    data = read_bytes(path)
+    image = decode_bytes(data, name=str(path), max_pixels=max_pixels, at_least=size)
     return resize_image(image, size, method)
 
 
@@ -367,12 +402,12 @@ def preprocess_image(
         if not path.is_file():
             where = "a folder, not an image file" if path.is_dir() else "no such file"
             raise FileNotFoundError(f"can't read image {str(path)!r}: {where}.")
-        image = decode_bytes(read_bytes(path), name=str(path), max_pixels=max_pixels)
+        image = decode_bytes(read_bytes(path), str(path), max_pixels, at_least=size)
     elif isinstance(source, (bytes, bytearray)):
         data = torch.frombuffer(bytearray(source), dtype=torch.uint8)
-        image = decode_bytes(data, "image bytes", max_pixels=max_pixels)
+        image = decode_bytes(data, "image bytes", max_pixels=max_pixels, at_least=size)
     elif hasattr(source, "convert") and hasattr(source, "size"):  # a PIL image
-        image = pil_to_tensor(source)
+        image = pil_to_tensor(_reduced_as_decoded(source, size))
     else:
         raise TypeError(
             f"can't make an image from a {type(source).__name__}; pass a file path, the file's "

@@ -207,3 +207,27 @@ def test_reading_a_small_file_allocates_about_its_size_not_the_cap(tmp_path):
         tracemalloc.stop()
     assert data.numel() == 1003
     assert peak < 64 * 1024, f"reading a 1 KB file peaked at {peak:,} bytes"
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_close_to_the_full_decode(tmp_path):
+    rng = np.random.default_rng(0)
+    # smooth content (a photo, not noise): a gradient plus a few blobs, 1600x1200
+    yy, xx = np.mgrid[0:1200, 0:1600]
+    pixels = np.stack([xx / 1600 * 255, yy / 1200 * 255, (xx + yy) % 256], axis=-1)
+    for cx, cy in rng.integers(100, 1100, size=(5, 2)):
+        pixels[(xx - cx) ** 2 + (yy - cy) ** 2 < 150**2] = rng.integers(0, 255, 3)
+    path = tmp_path / "big.jpg"
+    Image.fromarray(pixels.astype(np.uint8)).save(path, quality=92)
+    data = read_bytes(path)
+
+    scaled = decode_bytes(data, at_least=160)  # 1/4 would give 300 high, 1/8 150 < 160: 1/4
+    assert tuple(scaled.shape) == (3, 300, 400)
+    assert tuple(decode_bytes(data).shape) == (3, 1200, 1600)
+    assert tuple(decode_bytes(data, at_least=700).shape) == (3, 1200, 1600)  # not twice 700
+
+    from rung.vision.pixels import resize_image
+
+    full = resize_image(decode_bytes(data), 160, "squish").float()
+    fast = load_image(path, 160, "squish").float()  # the loader's path: scaled decode
+    assert fast.shape == full.shape == (3, 160, 160)
+    assert (fast - full).abs().mean() < 3, "the reduced-scale decode should look the same"
