@@ -312,8 +312,9 @@ class ImageDataLoaders(DataLoaders):
         classes = class_vocab(labels, [i not in in_valid for i in range(len(files))], where, hint)
         ids = {c: i for i, c in enumerate(classes)}
         y = [ids[lab] for lab in labels]
+        cache = opts.new_cache()
         train, valid = (
-            opts.loader([files[i] for i in idx], [y[i] for i in idx], train, skipped)
+            opts.loader([files[i] for i in idx], [y[i] for i in idx], train, skipped, cache)
             for idx, train in ((split.train, True), (split.valid, False))
         )
         return cls(

@@ -8,11 +8,16 @@ Two ways an image reaches the model:
 - **Device decode** (the default on CUDA): workers only read the file bytes; the main process
   decodes the whole batch's JPEGs in one ``torchvision.io.decode_jpeg(list, device='cuda')``
   call (nvjpeg, about 13x one CPU thread; ``../shared/ENV.md``) and resizes them on the GPU.
-  Files nvjpeg can't take (PNG, progressive or CMYK JPEGs, EXIF-rotated photos) are decoded
-  in the worker as in the CPU path.
+  Files nvjpeg can't take (PNG, progressive or CMYK JPEGs, EXIF-rotated photos), and JPEGs at
+  least twice the item size (decoded at a reduced scale, see :func:`~rung.vision.io.decode_bytes`),
+  are decoded in the worker as in the CPU path.
 
 Files that fail to decode are dropped from their batch, listed in ``loader.skipped`` and warned
 about once.
+
+With a :class:`~rung.vision.cache.DecodedCache` (the CPU path), the first epoch's decoded items
+are kept; once every item of the loader is there (and its file unchanged), epochs are served
+from memory in this process, in the same order the workers would have made, and read no file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from rung.vision.augment import Augment, to_device
+from rung.vision.cache import DecodedCache, FileKey, file_key
 from rung.vision.io import (
     UnreadableImageError,
     decode_bytes,
@@ -42,6 +48,7 @@ __all__ = [
     "SkippedFile",
     "ImageDataset",
     "RawBatch",
+    "EpochBatches",
     "ImageLoader",
     "default_num_workers",
     "image_files_loader",
@@ -114,9 +121,11 @@ class ImageDataset:
                 return load_image(path, self.item_size, self.resize, self.max_pixels), label, i
             data = read_bytes(path)
             header = read_header(data.numpy().tobytes(), str(path), self.max_pixels)
-            if nvjpeg_can_decode(header):
+            small = min(header.width, header.height) < 2 * self.item_size
+            if nvjpeg_can_decode(header) and small:
                 return data, label, i  # 1-D: decoded with its batch, on the device
-            image = decode_bytes(data, name=str(path), max_pixels=self.max_pixels)
+            # here, as the CPU path does (a large JPEG at a reduced scale): the same pixels
+            image = decode_bytes(data, str(path), self.max_pixels, at_least=self.item_size)
             return resize_image(image, self.item_size, self.resize), label, i
         except (UnreadableImageError, OSError) as e:
             return str(e), label, i
@@ -146,6 +155,36 @@ class ImageCollate:
         )
 
 
+class EpochBatches:
+    """The batches of dataset positions one epoch visits: shuffled with ``generator`` (a new
+    order each epoch) or in order; a batch sampler for the DataLoader, and the same order for
+    epochs served from a cache.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> [len(b) for b in EpochBatches(10, 4, shuffle=True, drop_last=True, generator=g)]
+    [4, 4]
+    >>> list(EpochBatches(5, 2, shuffle=False, drop_last=False, generator=g))
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(
+        self, n: int, batch_size: int, shuffle: bool, drop_last: bool, generator: torch.Generator
+    ) -> None:
+        self.n, self.batch_size, self.shuffle, self.drop_last = n, batch_size, shuffle, drop_last
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else None
+        positions = order.tolist() if order is not None else list(range(self.n))
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield positions[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self.batch_size
+        return -(-self.n // self.batch_size)
+
+
 class ImageLoader:
     """Batches ``(x, y)`` of an :class:`ImageDataset` on ``device``, ready for a model.
 
@@ -153,6 +192,9 @@ class ImageLoader:
     ``mean``/``std``; ``y``: (B,) int64 (item indices when the dataset has no labels).
     ``device=None`` picks CUDA when there is one. ``decode_on_device=None`` decodes JPEGs on
     the device when it is CUDA. Set ``loader.device`` to move later batches elsewhere.
+    ``cache``: a :class:`~rung.vision.cache.DecodedCache` to decode each file once (CPU
+    decode path); ``loader.size`` may change between epochs (progressive resizing: the
+    augmentation crops the items to it).
 
     >>> import tempfile
     >>> from PIL import Image
@@ -179,6 +221,7 @@ class ImageLoader:
         seed: int | None = None,
         decode_on_device: bool | None = None,
         skipped: list[SkippedFile] | None = None,
+        cache: DecodedCache | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
@@ -192,6 +235,7 @@ class ImageLoader:
         self._stats_cache: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
         self._device_decode_warned = False
         self._decode_on_device = decode_on_device
+        self.cache = cache
         # Two streams of randomness: the order of items and the augmentation draws.
         self.generator, self.aug_generator = torch.Generator(), torch.Generator()
         if seed is None:
@@ -229,22 +273,59 @@ class ImageLoader:
             dataset = replace(self.dataset, encoded=self.decode_on_device)
             self._dataloader = torch.utils.data.DataLoader(
                 dataset,  # type: ignore[arg-type]  (a map-style dataset: __len__ + __getitem__)
-                batch_size=self.batch_size,
-                shuffle=self.shuffle,
-                drop_last=self.drop_last,
+                batch_sampler=self.batches,
                 num_workers=self.num_workers,
                 collate_fn=ImageCollate(dataset.item_size, dataset.encoded),
                 pin_memory=self.device.type == "cuda",
                 persistent_workers=self.num_workers > 0,
-                generator=self.generator,
             )
         return self._dataloader
 
+    @property
+    def batches(self) -> EpochBatches:
+        """The positions of each batch of the next epoch (drawn when iterated)."""
+        n = len(self.dataset)
+        return EpochBatches(n, self.batch_size, self.shuffle, self.drop_last, self.generator)
+
     def __len__(self) -> int:
-        return len(self.dataloader)
+        return len(self.batches)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.iter_batches(self.dataloader)
+        if self.cache is None or self.decode_on_device:
+            return self.iter_batches(self.dataloader)
+        keys = [
+            file_key(f, self.dataset.item_size, self.dataset.resize) for f in self.dataset.files
+        ]
+        items = [self.cache.get(k) for k in keys]
+        missing = [i for i, item in enumerate(items) if item is None]
+        if len(missing) <= max(len(items) // 4, self.batch_size):
+            # a few (what drop_last or one_batch left out, edited files): decode them here
+            for i in missing:
+                item = self.dataset[i][0]
+                if self.cache.put(keys[i], item):
+                    items[i] = item
+        if all(item is not None for item in items):
+            return self.iter_batches(self._cached_batches(items))
+        return self.iter_batches(self._caching(self.dataloader, keys))
+
+    def _caching(
+        self, raw_batches: Iterable[RawBatch], keys: list[FileKey | None]
+    ) -> Iterator[RawBatch]:
+        # keys were taken before the files were read: a file changed since gets a new key
+        for raw in raw_batches:
+            for j, i in enumerate(raw.indices.tolist()):
+                self.cache.put(keys[i], raw.images[j])  # type: ignore[union-attr]
+            for i, reason in zip(raw.failed.tolist(), raw.reasons):
+                self.cache.put(keys[i], reason)  # type: ignore[union-attr]
+            yield raw
+
+    def _cached_batches(self, items: list[torch.Tensor | str]) -> Iterator[RawBatch]:
+        labels = self.dataset.labels
+        for positions in self.batches:
+            collated = [
+                (items[i], int(labels[i]) if labels is not None else i, i) for i in positions
+            ]
+            yield ImageCollate(self.dataset.item_size, False)(collated)
 
     def iter_batches(
         self, raw_batches: Iterable[RawBatch]
@@ -344,7 +425,9 @@ class ImageLoader:
     def _decode_one(self, data: torch.Tensor, index: int) -> torch.Tensor | None:
         try:
             name = str(self.dataset.files[index])
-            return decode_bytes(data.cpu(), name=name, max_pixels=self.dataset.max_pixels)
+            return decode_bytes(
+                data.cpu(), name, self.dataset.max_pixels, at_least=self.dataset.item_size
+            )
         except UnreadableImageError as e:
             self._note_failures([index], [str(e)])
             return None

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from rung.vision.augment import Augment
+from rung.vision.cache import DecodedCache
 from rung.vision.loader import ImageDataset, ImageLoader, SkippedFile
 from rung.vision.pixels import (
     IMAGENET_MEAN,
@@ -61,6 +62,9 @@ class ImageDataOptions:
         verify: read every file's header first, leaving out (and listing) unreadable ones.
         max_pixels: images larger than this are left out unread (None:
             :data:`~rung.vision.io.MAX_PIXELS`).
+        cache_bytes: decoded items kept in memory so each file is decoded once (None:
+            :func:`~rung.vision.cache.default_cache_bytes`, 2 GiB at most; 0: decode every
+            epoch).
 
     >>> ImageDataOptions(size=160).replace(batch_size=32).batch_size
     32
@@ -84,6 +88,7 @@ class ImageDataOptions:
     decode_on_device: bool | None = None
     verify: bool = True
     max_pixels: int | None = None
+    cache_bytes: int | None = None
 
     def __post_init__(self) -> None:
         check_size(self.size)
@@ -105,6 +110,8 @@ class ImageDataOptions:
              "num_workers", "None or a whole number >= 0 (0: load in this process)"),
             (self.max_pixels is None or (is_whole(self.max_pixels) and self.max_pixels >= 1),
              "max_pixels", "None or a whole number of pixels >= 1"),
+            (self.cache_bytes is None or (is_whole(self.cache_bytes) and self.cache_bytes >= 0),
+             "cache_bytes", "None or a whole number of bytes >= 0 (0: no cache)"),
             (self.augment is None or isinstance(self.augment, Augment), "augment",
              "an Augment(...) or None"),
         ]  # fmt: skip
@@ -133,10 +140,16 @@ class ImageDataOptions:
         return dataclasses.replace(base, **settings) if settings else base
 
     def loader(
-        self, files: list[Path], labels: list[int], train: bool, skipped: list[SkippedFile]
+        self,
+        files: list[Path],
+        labels: list[int],
+        train: bool,
+        skipped: list[SkippedFile],
+        cache: DecodedCache | None = None,
     ) -> ImageLoader:
         """The :class:`ImageLoader` of one split: training items presized and augmented,
-        validation items exactly as prediction makes them (``size``, no augmentation)."""
+        validation items exactly as prediction makes them (``size``, no augmentation).
+        ``cache``: shared by the splits (see :meth:`new_cache`)."""
         item = (self.item_size or self.size) if train else self.size
         dataset = ImageDataset(files, labels, item, self.resize, max_pixels=self.max_pixels)
         return ImageLoader(
@@ -144,8 +157,12 @@ class ImageDataOptions:
             shuffle=train, drop_last=train and len(files) > self.batch_size, size=self.size,
             augment=self.augment if train else None, mean=self.mean, std=self.std,
             device=self.device, num_workers=self.num_workers, seed=self.seed,
-            decode_on_device=self.decode_on_device, skipped=skipped,
+            decode_on_device=self.decode_on_device, skipped=skipped, cache=cache,
         )  # fmt: skip
+
+    def new_cache(self) -> DecodedCache | None:
+        """The decoded-items cache ``cache_bytes`` asks for (None when it is 0)."""
+        return None if self.cache_bytes == 0 else DecodedCache(self.cache_bytes)
 
 
 def is_number(value: Any) -> bool:

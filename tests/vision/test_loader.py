@@ -14,7 +14,8 @@ from rung.vision.augment import Augment
 from rung.vision.io import preprocess_image
 from rung.vision.loader import ImageCollate, ImageDataset, ImageLoader, image_files_loader
 
-SETTINGS = {"size": 48, "resize": "crop", "mean": [0.5] * 3, "std": [0.25] * 3}
+SIZE = 256  # under half of every photo's short side: no JPEG is decoded at a reduced scale
+SETTINGS = {"size": SIZE, "resize": "crop", "mean": [0.5] * 3, "std": [0.25] * 3}
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def mixed_files(cats_dogs_dir: Path, tmp_path: Path) -> list[Path]:
 
 
 def loader_for(files, decode_on_device: bool, **kwargs) -> ImageLoader:
-    dataset = ImageDataset(files, list(range(len(files))), item_size=48, resize="crop")
+    dataset = ImageDataset(files, list(range(len(files))), item_size=SIZE, resize="crop")
     kwargs = {"batch_size": 16, "num_workers": 0, "device": "cpu", **kwargs}
     return ImageLoader(
         dataset,
@@ -53,11 +54,11 @@ def test_device_decode_matches_worker_decode(mixed_files):
     kinds = [im.ndim for im in raw.images]
     assert kinds == [1] * 6 + [3] * 3  # JPEG bytes travel encoded; the rest decoded in the worker
     [(xc, yc)], [(xd, yd)] = list(on_cpu), list(on_device)
-    assert torch.equal(yc, yd) and xd.shape == xc.shape == (9, 3, 48, 48)
+    assert torch.equal(yc, yd) and xd.shape == xc.shape == (9, 3, SIZE, SIZE)
     # Same pixels up to resampling floats instead of uint8 (a rounding step), in normalised units:
     assert (xd - xc).abs().mean() < 0.02
     assert torch.allclose(xc[-1:], preprocess_image(mixed_files[-1], SETTINGS), atol=1e-6)
-    assert xc[-1].shape == (3, 48, 48)  # the EXIF rotation was applied (a crop hides the shape)
+    assert xc[-1].shape == (3, SIZE, SIZE)  # the EXIF rotation was applied (a crop hides the shape)
 
 
 def test_a_corrupt_jpeg_in_an_encoded_batch_is_dropped_alone(mixed_files, tmp_path):
@@ -67,7 +68,7 @@ def test_a_corrupt_jpeg_in_an_encoded_batch_is_dropped_alone(mixed_files, tmp_pa
     loader = loader_for(files, decode_on_device=True, augment=Augment())
     with pytest.warns(UserWarning, match=r"broken\.jpg"):
         ((x, y),) = list(loader)
-    assert y.tolist() == [0, 1, 2, 3] and x.shape == (4, 3, 48, 48)
+    assert y.tolist() == [0, 1, 2, 3] and x.shape == (4, 3, SIZE, SIZE)
     assert [s.path.name for s in loader.skipped] == ["broken.jpg"]
 
 
