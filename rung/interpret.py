@@ -114,6 +114,35 @@ class ClassificationInterpretation:
         """
         dl = learn.dls.valid if dl is None else dl
         out = learn.get_preds(dl, with_loss=True, with_decoded=True)
+        return cls._from_outputs(learn, dl, out, classes, items)
+
+    @classmethod
+    def from_last_validation(
+        cls,
+        learn: Learner,
+        classes: Sequence[Any] | None = None,
+        items: Sequence[Any] | None = None,
+    ) -> ClassificationInterpretation:
+        """Interpret the validation pass that ended ``learn``'s last fit, without predicting
+        the validation set again (call it right after the fit: the pass is of the final
+        weights). Falls back to :meth:`from_learner` when no pass was recorded.
+
+        >>> interp = ClassificationInterpretation.from_last_validation(learn)  # doctest: +SKIP
+        """
+        from rung.callbacks.metrics import MetricsCallback
+        from rung.callbacks.predictions import predictions_from
+
+        kept = [cb.last_outputs for cb in learn.cbs if isinstance(cb, MetricsCallback)]
+        if not kept or kept[0] is None:
+            return cls.from_learner(learn, classes=classes, items=items)
+        raw, targets = kept[0]
+        out = predictions_from(raw.float(), targets, learn.loss_func, True, True)
+        return cls._from_outputs(learn, learn.dls.valid, out, classes, items)
+
+    @classmethod
+    def _from_outputs(
+        cls, learn: Learner, dl: Any, out: Any, classes: Any, items: Any
+    ) -> ClassificationInterpretation:
         info = getattr(learn.dls, "info", {}) or {}
         classes = classes if classes is not None else info.get("classes")
         if items is None:

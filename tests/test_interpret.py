@@ -148,6 +148,27 @@ def test_from_learner_uses_validation_predictions_and_losses():
     assert interp.items is None  # tensors have no files to show
 
 
+def test_the_last_validation_pass_gives_what_predicting_again_gives(monkeypatch):
+    from rung.data.core import DataLoaders
+    from rung.learner import Learner
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(100, 2, generator=g)
+    y = (x[:, 0] > 0).long()
+    torch.manual_seed(0)
+    dls = DataLoaders.from_tensors(x, y, valid_pct=0.3, seed=0, batch_size=8)
+    learn = Learner(torch.nn.Linear(2, 2), dls, torch.nn.CrossEntropyLoss(), progress=False)
+    learn.fit_one_cycle(2, 0.1)
+    again = ClassificationInterpretation.from_learner(learn, classes=["neg", "pos"])
+    predicted_again = []
+    monkeypatch.setattr(learn, "get_preds", lambda *a, **k: predicted_again.append(1))
+    reused = ClassificationInterpretation.from_last_validation(learn, classes=["neg", "pos"])
+    assert predicted_again == []  # no second pass over the validation set
+    np.testing.assert_allclose(reused.probs, again.probs, atol=1e-6)
+    np.testing.assert_allclose(reused.losses, again.losses, atol=1e-6)
+    assert reused.targets.tolist() == again.targets.tolist() and len(reused.targets) == 30
+
+
 def test_from_learner_reads_a_single_logit_as_the_second_class(titanic_tensors):
     """A binary classifier with one output (BCEWithLogitsLoss) is interpreted as two classes:
     its sigmoid is P(class 1), so the accuracy, the confusion matrix and the losses are those

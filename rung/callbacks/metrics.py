@@ -26,6 +26,10 @@ class MetricsCallback(Callback):
 
     Each validation row is counted exactly once, also with several processes (Accelerate's
     ``gather_for_metrics`` drops the rows it repeated to even out the shards).
+
+    ``last_outputs``: the last validation pass's raw outputs and targets (gathered), so what
+    comes after a fit (interpretation, top losses) can reuse them instead of predicting the
+    validation set again.
     """
 
     order = 40
@@ -35,6 +39,7 @@ class MetricsCallback(Callback):
         self.names = [metric_name(m) for m in self.metrics]
         self.preds: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
+        self.last_outputs: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def before_validate(self) -> None:
         self.preds, self.targets = [], []
@@ -54,6 +59,7 @@ class MetricsCallback(Callback):
             return
         preds, targets = torch.cat(self.preds), torch.cat(self.targets)
         self.n_valid = len(targets)
+        self.last_outputs = (preds, targets)
         with torch.no_grad():
             results = {"valid_loss": float(self.learn.loss_func(preds, targets))}
             if self.metrics:
