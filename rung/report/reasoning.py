@@ -28,6 +28,7 @@ from typing import Any
 
 from rung.report import page
 from rung.report.facts import FACTS_KEY
+from rung.report.phases import time_section
 from rung.report.plots import Plot
 from rung.report.run_info import RunInfo
 
@@ -49,8 +50,8 @@ class Section:
 
 def reasoned_sections(info: RunInfo, plots: list[Plot], next_steps: list[str]) -> list[Section]:
     """The sections, in reading order: question and data, validation, baseline, training,
-    what to try next. A section with nothing to say is left out; ``plots`` are the run's
-    (the sample batch, the LR finder and the loss plot are placed here)."""
+    where the time went, what to try next. A section with nothing to say is left out;
+    ``plots`` are the run's (the sample batch, the LR finder and the loss plot are placed here)."""
     facts = info.config.get(FACTS_KEY) if isinstance(info.config.get(FACTS_KEY), dict) else {}
     by_key = {p.key: p for p in plots if p.key}
     sections = [_question_and_data(info, facts, by_key.get("show_batch"))]
@@ -63,6 +64,9 @@ def reasoned_sections(info: RunInfo, plots: list[Plot], next_steps: list[str]) -
     training = _training_section(info, [by_key[k] for k in ("lr_find", "loss") if k in by_key])
     if training is not None:
         sections.append(training)
+    timing = time_section(info.config)
+    if timing is not None:
+        sections.append(timing)
     if next_steps:
         sections.append(Section("next-steps", "What to try next", bullets=list(next_steps)))
     return sections

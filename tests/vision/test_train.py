@@ -55,8 +55,15 @@ def test_image_learner_freezes_the_body_and_warns_about_foreign_normalisation(tm
         learn = image_learner(dls, "tf_efficientnet_lite0", pretrained="offline", progress=False)
     body, head = learn.model.param_groups()
     assert all(p.requires_grad for p in head)
+    # pretrained BatchNorm statistics stay frozen, so by default the frozen body is a fixed
+    # function: nothing in it trains (the frozen epoch backpropagates through the head only)
+    assert not any(p.requires_grad for p in body)
+    with pytest.warns(UserWarning):
+        learn = image_learner(dls, "tf_efficientnet_lite0", pretrained="offline", train_bn=True,
+                              progress=False)  # fmt: skip
+    body, _ = learn.model.param_groups()
     frozen = [p for p in body if not p.requires_grad]
-    assert frozen and len(frozen) < len(body)  # BatchNorm scale/shift stay trainable (train_bn)
+    assert frozen and len(frozen) < len(body)  # train_bn: BatchNorm scale/shift train
     assert learn.metrics_callback.names == ["error_rate", "accuracy"]
 
 
@@ -126,6 +133,23 @@ def test_the_command_line_names_the_bad_flag_and_exits_non_zero(tmp_path, capsys
     assert "epochs must be a whole number >= 1" in capsys.readouterr().err
 
 
+def test_a_body_lr_multiplier_below_one_is_refused_before_anything_is_read(tmp_path):
+    with pytest.raises(ValueError, match=r"lr_mult must be a number >= 1 .*; got 0.5"):
+        train_images(tmp_path / "nowhere", lr_mult=0.5)
+
+
+def test_a_budget_that_is_not_a_duration_is_one_line_and_a_non_zero_exit(tmp_path, capsys):
+    from rung.cli import main
+
+    folder = _colour_folder(tmp_path / "colours")
+    assert main(["train", "images", str(folder), "--budget", "soon", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        "budget 'soon' is not a duration; give e.g. --budget 3m, 90s, 1h or none."
+    )
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.slow
 def test_train_images_without_progress_prints_nothing(tmp_path, capfd):
     folder = _colour_folder(tmp_path / "colours", n=6)
@@ -171,6 +195,32 @@ def test_train_images_writes_a_complete_run_folder(tmp_path):
     assert model_config["preprocessing"]["size"] == 32
     assert model_config["model"]["kwargs"]["pretrained"] is False
     assert "Validation (4 images)" in result.summary()
+    # where the time went: every phase, in order, adding up to the total
+    phases = saved["phases"]
+    named = [k for k in phases if k != "training (between epochs)"]  # callbacks' time, if any
+    assert named == [
+        "setup", "lr_find", "epoch 1 (frozen, 32 px)", "epoch 2 (32 px)", "interpretation",
+        "export", "report", "total",
+    ]  # fmt: skip
+    assert sum(v for k, v in phases.items() if k != "total") <= phases["total"] + 0.05
+    assert phases["total"] > 0 and config["phases"] == phases == result.phases
+    assert config["lr_find"]["valley"] == pytest.approx(result.lr)
+    assert (
+        config["training"]["plan"]["sizes"] == [32]
+        and "budget" in config["training"]["plan"]["reasons"][0]
+    )
+    # the body's LR multiplier, chosen by how well the head alone did in the frozen epoch
+    from rung.vision.transfer import body_lr_mult
+
+    frozen_accuracy = float(rows[0]["accuracy"])
+    mult, reason = body_lr_mult(frozen_accuracy)
+    assert config["training"]["lr_mult"] == mult
+    assert config["training"]["plan"]["reasons"][1] == reason
+    assert f"{frozen_accuracy:.1%} after the frozen epoch" in reason
+    assert f"plan: {reason}" in messages
+    report = (run / "report.md").read_text()
+    assert "## Where the time went" in report and "| lr\\_find |" in report
+    assert f"Plan: {reason}." in report
 
 
 # ---------------------------------------------------------------- the real job (slow)
