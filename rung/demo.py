@@ -14,7 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_digits_folder", "run_demo"]
+from rung.vision.augment import Augment
+
+__all__ = ["write_digits_folder", "run_demo", "DIGITS_AUGMENT"]
+
+# A mirrored 2 is not a 2, and the digits are centred 8x8 scans whose strokes reach the edge: a
+# crop, zoom or warp cuts strokes off. No augmentation: 97.2-98.9% over seeds 0-2 and 42 (3
+# epochs at 64 px); the default one without flips: 91.6% (seed 42, at the same LR).
+DIGITS_AUGMENT = Augment(
+    flip=False, min_scale=1.0, max_rotate=0.0, max_zoom=1.0, max_warp=0.0, max_lighting=0.0
+)
 
 
 def write_digits_folder(dest: str | Path, size: int = 32, per_class: int | None = None) -> Path:
@@ -86,7 +95,6 @@ def run_demo(
     at 1e-2 two epochs reach 0.79 to 0.84 over the same seeds.
     """
     import rung
-    from rung.vision.augment import Augment
     from rung.vision.options import DEFAULT_AUGMENT
     from rung.vision.train import train_images
 
@@ -99,8 +107,7 @@ def run_demo(
     result = train_images(
         folder,
         size=64 if digits else None,
-        # a mirrored 2 is not a 2: no flips for digits; photos get the default augmentation
-        augment=Augment(flip=False) if digits else DEFAULT_AUGMENT,
+        augment=DIGITS_AUGMENT if digits else DEFAULT_AUGMENT,
         epochs=2 if quick else 3,
         lr=1e-2 if quick else None,
         out=out,

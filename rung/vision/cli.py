@@ -32,6 +32,15 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
         help="how images become square",
     )  # fmt: skip
     p.add_argument("--batch-size", type=int, help="batch size (default: fits the machine)")
+    p.add_argument(
+        "--budget", default="auto",
+        help="time for the whole run, e.g. 3m, 90s, 1h or none: sizes and epochs are cut to fit "
+        "(default: 3m on a CPU, 10m on a GPU)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-progressive", action="store_true",
+        help="train every epoch at the final size (default: small images first, full size last)",
+    )  # fmt: skip
     p.add_argument("--out", default="runs", help="runs folder (default: runs)")
     add_common_flags(p)
     p.set_defaults(func=train_images)
@@ -94,8 +103,20 @@ def train_images(args: argparse.Namespace) -> None:
         args.folder, arch=args.arch, size=args.size, epochs=args.epochs, lr=args.lr,
         valid_pct=args.valid_pct, seed=args.seed, resize=args.resize,
         batch_size=args.batch_size, out=args.out, progress=not args.json,
+        budget=_budget(args.budget), progressive=not args.no_progressive,
     )  # fmt: skip
     emit(args, result.to_dict(), result.summary())
+
+
+def _budget(text: str) -> str | float | None:
+    from rung.vision.plan import parse_budget
+
+    if text == "auto":
+        return "auto"
+    try:
+        return parse_budget(text)
+    except ValueError as e:
+        raise CommandError(str(e)) from e
 
 
 def search(args: argparse.Namespace) -> None:

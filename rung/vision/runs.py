@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,8 @@ class ImageTrainResult:
     seconds: float
     files: dict[str, Path] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines saying what was trained, how well, and where it is."""
@@ -96,30 +99,44 @@ def write_run(
     run_dir: str | os.PathLike,
     settings: dict[str, Any],
     plots: bool = True,
+    say: Callable[[str], Any] | None = None,
 ) -> ImageTrainResult:
     """Finish a run folder after training: ``metrics.csv``, ``model.rung``, ``config.json``,
     ``result.json``, and (``plots``) the loss curve, interpretation plots and the writeup; then
-    add the run to the runs index.
+    add the run to the runs index. The interpretation reuses the last validation pass (call
+    this right after the fit).
 
     ``settings``: how it was trained, for the config: ``lr``, ``lr_source``, ``epochs``, and
     optionally ``freeze_epochs``, ``train_seconds``, ``started`` (a ``time.perf_counter()``),
-    ``label``, ``split``, ``pretrained``.
+    ``label``, ``split``, ``pretrained``, ``lr_mult``, ``plan`` and ``lr_find`` (dicts), ``phases`` (a
+    :class:`~rung.report.phases.Phases`: the interpretation, export and report are timed into
+    it, and config.json and result.json get its seconds). ``say``: progress messages.
     """
     from rung.interpret import ClassificationInterpretation
     from rung.report import record_run, save_json, write_writeup
+    from rung.report.phases import Phases, epoch_phases
 
+    say = say or (lambda message: None)
     run_dir = Path(run_dir)
+    phases = settings.get("phases") or Phases(settings.get("started"))
     files = {
         p.stem: p for p in (run_dir / "show_batch.png", run_dir / "lr_find.png") if p.is_file()
     }
     files["metrics"] = learn.recorder.to_csv(run_dir / "metrics.csv")
     if plots:
-        files["loss"] = learn.recorder.plot_loss(run_dir / "loss.png")
-        interp = ClassificationInterpretation.from_learner(learn)
-        files.update(interp.save(run_dir, k=9, with_images=interp.items is not None))
-    files["model"] = export_image_model(learn, run_dir / "model.rung")
+        say("interpretation: confusion matrix and top losses, from the last validation pass")
+        with phases("interpretation"):
+            files["loss"] = learn.recorder.plot_loss(run_dir / "loss.png")
+            interp = ClassificationInterpretation.from_last_validation(learn)
+            files.update(interp.save(run_dir, k=9, with_images=interp.items is not None))
+    say("export: model.rung (weights as safetensors, settings as JSON)")
+    with phases("export"):
+        files["model"] = export_image_model(learn, run_dir / "model.rung")
     config = _run_config(learn, settings)
-    started = settings.get("started", time.perf_counter())
+    frozen = settings.get("freeze_epochs", 0)
+    epochs = epoch_phases(learn.recorder.history, 1 if frozen else 0, _epoch_sizes(settings))
+    config["phases"] = _phase_table(phases, epochs)
+    started = phases.started
     dls, metrics = learn.dls, config["metrics"]
     result = ImageTrainResult(
         run_dir=run_dir, model_path=files["model"], metrics=metrics, classes=list(dls.classes),
@@ -127,17 +144,44 @@ def write_run(
         lr_source=settings["lr_source"], size=dls.size, epochs=settings["epochs"],
         freeze_epochs=settings.get("freeze_epochs", 0), n_train=config["data"]["n_train"],
         n_valid=config["data"]["n_valid"], seconds=time.perf_counter() - started, files=files,
-        history=learn.recorder.history,
+        history=learn.recorder.history, plan=settings.get("plan") or {},
     )  # fmt: skip
     config["duration_s"] = result.seconds
     files["config"] = save_json(run_dir / "config.json", config)
     files["result"] = run_dir / "result.json"
-    save_json(files["result"], result.to_dict())
     if plots:
-        title = f"{Path(dls.info['source']).name}: image classifier"
-        files.update({f"report_{k}": v for k, v in write_writeup(run_dir, title=title).items()})
+        say("report: writeup (report.html, report.md)")
+        with phases("report"):
+            title = f"{Path(dls.info['source']).name}: image classifier"
+            written = write_writeup(run_dir, title=title)
+        files.update({f"report_{k}": v for k, v in written.items()})
+    config["phases"] = result.phases = _phase_table(phases, epochs)
+    result.seconds = config["duration_s"] = config["phases"]["total"]
+    save_json(files["config"], config)
+    save_json(files["result"], result.to_dict())
     record_run(run_dir)
     return result
+
+
+def _epoch_sizes(settings: dict[str, Any]) -> list[int] | None:
+    plan = settings.get("plan") or {}
+    if not plan.get("sizes"):
+        return None
+    return [plan["freeze_size"]] * plan.get("freeze_epochs", 0) + list(plan["sizes"])
+
+
+def _phase_table(phases: Any, epochs: dict[str, float]) -> dict[str, float]:
+    """set-up, LR finder, each epoch (in place of the training phase), then the rest."""
+    out: dict[str, float] = {}
+    for name, seconds in phases.to_dict().items():
+        if name == "training" and epochs:
+            out.update(epochs)
+            rest = seconds - sum(epochs.values())
+            if rest > 0.05:
+                out["training (between epochs)"] = round(rest, 2)
+        else:
+            out[name] = seconds
+    return out
 
 
 def _run_config(learn: Learner, settings: dict[str, Any]) -> dict[str, Any]:
@@ -167,11 +211,13 @@ def _run_config(learn: Learner, settings: dict[str, Any]) -> dict[str, Any]:
         "training": {
             "epochs": settings["epochs"], "freeze_epochs": settings.get("freeze_epochs", 0),
             "lr": settings["lr"], "lr_source": settings["lr_source"],
-            "batch_size": opts.batch_size, "item_size": opts.item_size or opts.size,
+            "lr_mult": settings.get("lr_mult"), "batch_size": opts.batch_size, "item_size": opts.item_size or opts.size,
             "device": str(learn.device), "mixed_precision": learn.mixed_precision,
             "channels_last": any(isinstance(cb, ChannelsLast) for cb in learn.cbs),
             "train_seconds": settings.get("train_seconds"),
+            "plan": settings.get("plan"),
         },
+        "lr_find": settings.get("lr_find"),
         "metrics": metrics,
         # what the writeup and the runs index read
         "facts": _facts(dls),
