@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tabular_leaderboard.py
 	$(BIN)/python benchmarks/text_training.py
 	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python benchmarks/jpeg_decode.py
+	$(BIN)/python benchmarks/time_to_accuracy.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
