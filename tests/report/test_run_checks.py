@@ -211,3 +211,23 @@ def test_only_the_finders_suggestions_count_not_other_numbers_kept_beside_them()
     (finding,) = lr_far_from_finder(info)
     assert finding.evidence["lr_find"] == {"valley": 1e-3, "slide": 1e-2, "recommended": 1e-3}
     assert "500x above" in finding.message
+
+
+def test_a_training_loss_that_ends_far_above_its_start_is_exploding(tmp_path):
+    """Planted: a loss that triples over three epochs (finite), at a known LR; the same run
+    with the loss falling, and one that went NaN (the NaN check's), stay silent here."""
+    run = new_run_dir(tmp_path, "images")
+    atomic_write_text(
+        run / "metrics.csv",
+        "epoch,train_loss,valid_loss,accuracy\n0,0.7,0.69,0.5\n1,1.4,1.6,0.5\n2,2.3,2.5,0.5\n",
+    )
+    save_json(run / "config.json", {"app": "images", "training": {"lr": 0.5, "lr_source": "given"}})
+    found = diagnose_run(run).by_check("run.exploding_loss")
+    assert len(found) == 1 and found[0].severity == ERROR
+    assert "grew from 0.7 (epoch 0) to 2.3 (epoch 2): training diverged" in found[0].message
+    assert found[0].next_step.startswith("lower the learning rate from 5e-01 to ~")
+    assert found[0].evidence["last_train_loss"] == 2.3
+    for rows in ("0,0.7,0.69,0.5\n1,0.5,0.55,0.7\n2,0.4,0.5,0.8\n",
+                 "0,0.7,0.69,0.5\n1,nan,nan,0.5\n2,nan,nan,0.5\n"):  # fmt: skip
+        atomic_write_text(run / "metrics.csv", "epoch,train_loss,valid_loss,accuracy\n" + rows)
+        assert diagnose_run(run).by_check("run.exploding_loss") == [], rows
