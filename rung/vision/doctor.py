@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rung.report.doctor import ERROR, INFO, WARNING, Diagnosis, Finding, diagnose
+from rung.report.doctor import ERROR, INFO, WARNING, Diagnosis, Finding, diagnose, named
 from rung.vision.options import ImageDataOptions
 from rung.vision.scan import ImageRecord, ImageScan, draw_pairs, extra_copies, scan_folder
 
@@ -99,17 +99,7 @@ def diagnose_images(
 
 
 # --- the checks: each takes the scan and returns its findings ----------------------------------
-def _named(name: str) -> Any:
-    """Give a check the name the diagnosis lists it under (see rung.report.doctor.check_name)."""
-
-    def named(check: Any) -> Any:
-        check.name = name
-        return check
-
-    return named
-
-
-@_named("images.unreadable")
+@named("images.unreadable")
 def unreadable(scan: ImageScan) -> list[Finding]:
     """Files training tries to read and can't (not an image, damaged, over a cap)."""
     if not scan.unreadable:
@@ -127,7 +117,7 @@ def unreadable(scan: ImageScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("images.not_images")
+@named("images.not_images")
 def not_images(scan: ImageScan) -> list[Finding]:
     """Files in the class folders that training leaves out by their extension."""
     if not scan.not_images:
@@ -147,7 +137,7 @@ def not_images(scan: ImageScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("images.class_counts")
+@named("images.class_counts")
 def class_counts(scan: ImageScan) -> list[Finding]:
     """Classes with too few training or validation images to learn or to judge."""
     train, valid = _counts(scan)
@@ -184,7 +174,7 @@ def class_counts(scan: ImageScan) -> list[Finding]:
     return findings
 
 
-@_named("images.imbalance")
+@named("images.imbalance")
 def imbalance(scan: ImageScan) -> list[Finding]:
     """The largest training class over the smallest (classes with any images)."""
     train, _ = _counts(scan)
@@ -208,7 +198,7 @@ def imbalance(scan: ImageScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("images.leakage")
+@named("images.leakage")
 def leakage(scan: ImageScan) -> list[Finding]:
     """Validation images that are copies or near-copies of training images."""
     best: dict[int, tuple[int, int]] = {}  # valid record -> (bits, train record)
@@ -244,7 +234,7 @@ def leakage(scan: ImageScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("images.mislabelled")
+@named("images.mislabelled")
 def mislabelled(scan: ImageScan) -> list[Finding]:
     """The same, or nearly the same, image under two labels: one of them is wrong."""
     rows = [
@@ -280,7 +270,7 @@ def mislabelled(scan: ImageScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("images.duplicates")
+@named("images.duplicates")
 def duplicates(scan: ImageScan) -> list[Finding]:
     """Copies within one class and split: identical files, and near copies."""
     rows = [
@@ -313,7 +303,7 @@ def duplicates(scan: ImageScan) -> list[Finding]:
     return findings
 
 
-@_named("images.modes")
+@named("images.modes")
 def modes(scan: ImageScan) -> list[Finding]:
     """Images that aren't plain RGB (grey, CMYK, with transparency, palette)."""
     odd = [r for r in scan.records if r.mode != "RGB"]
@@ -352,7 +342,7 @@ def modes(scan: ImageScan) -> list[Finding]:
     ]  # fmt: skip
 
 
-@_named("images.sizes")
+@named("images.sizes")
 def sizes(scan: ImageScan) -> list[Finding]:
     """Tiny, small, huge or very long images."""
     found = []
