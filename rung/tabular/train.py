@@ -162,7 +162,7 @@ def train_table(
         plots.update(explain_run(fits, exported, data, run_dir, seed=seed))
     model_path = export_model(run_dir / "model.rung", fits[exported], data, board, settings)
     source_name = "DataFrame" if isinstance(source, pd.DataFrame) else str(source)
-    write_run(run_dir, source_name, data, fits[exported], settings, note, start)
+    write_run(run_dir, source_name, data, fits[exported], settings, note, start, fits.get("nn"))
     return TableRun(run_dir, model_path, exported, board, data, fits, plots, note)
 
 
@@ -352,9 +352,14 @@ def write_run(
     settings: dict[str, Any],
     note: str,
     start: float,
+    net_fit: FittedModel | None = None,
 ) -> None:
     """``config.json`` (the settings, the data, the exported model's metrics and the note on
-    what they mean), the writeup, and the run's row in the runs index."""
+    what they mean), the writeup, and the run's row in the runs index. With the net's fit
+    (``net_fit``), its LR, where that came from and the LR finder's suggestions, for rung
+    doctor's LR check."""
+    from rung.report.run_checks import lr_find_entry
+
     seconds = round(time.perf_counter() - start, 2)
     data_config = data.to_config() | {
         "path": source,
@@ -384,6 +389,14 @@ def write_run(
         "notes": note,
         "facts": _facts(data, settings),
     }
+    if net_fit is not None and net_fit.extras.get("lr") is not None:
+        finder = net_fit.extras.get("lr_find")
+        config["net"] |= {
+            "lr": float(net_fit.extras["lr"]),
+            "lr_source": "lr_find (recommended)" if finder is not None else "given",
+        }
+        if finder is not None:
+            config["lr_find"] = lr_find_entry(finder)
     save_json(run_dir / "config.json", config)
     write_writeup(run_dir, title=f"{source}: predicting {data.target.name}")
     record_run(run_dir)

@@ -264,3 +264,22 @@ def test_all_nan_column_is_dropped_and_not_needed_to_predict(titanic, tmp_path):
     assert "Empty: dropped - all values missing" in run.data.notes
     assert "Empty" not in run.data.cat_names + run.data.cont_names
     assert len(rung.load(run.model_path).predict(titanic.head(4))) == 4  # no Empty column
+
+
+def test_a_net_run_keeps_the_lr_finders_suggestions_for_the_lr_check(titanic, tmp_path):
+    """config.json holds the net's LR, where it came from and the finder's suggestions, so
+    rung doctor's LR check can judge a table run as it does the other apps'."""
+    from rung.report.run_checks import diagnose_run
+    from rung.report.run_folder import save_json
+
+    run = train_table(titanic, "Survived", models="nn", epochs=1, out=tmp_path, explain=False)
+    config = json.loads((run.run_dir / "config.json").read_text())
+    net, found = config["net"], config["lr_find"]
+    assert net["lr_source"].startswith("lr_find") and 0 < net["lr"] < 10
+    assert found["recommended"] == pytest.approx(net["lr"]) and found["valley"] > 0
+    assert diagnose_run(run.run_dir).by_check("run.lr_far_from_finder") == []
+    # the same run said to be trained at a given LR 1000x the valley: the check names it
+    config["net"] |= {"lr": found["valley"] * 1000, "lr_source": "given"}
+    save_json(run.run_dir / "config.json", config)
+    (finding,) = diagnose_run(run.run_dir).by_check("run.lr_far_from_finder")
+    assert finding.evidence["lr"] == pytest.approx(found["valley"] * 1000)
