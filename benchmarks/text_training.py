@@ -3,14 +3,18 @@
 Both fine-tune the same checkpoint (default: the offline all-MiniLM-L6-v2) as a regression on
 the same patents rows, split and tokenized once (rung's :class:`~rung.text.data.TextData`: the
 course's ``TEXT1: {context}; TEXT2: {target}; ANC1: {anchor}`` inputs, the same max_len), with
-the same batch size, epochs, peak learning rate, weight decay 0.01, 10% warm-up and precision.
-Both batch inputs of similar length together (rung's TextLoader; the Trainer's
-``group_by_length``) and pad per batch. What differs is the loop and its recipe details
-(rung: one-cycle with momentum, head bias at the mean score; Trainer: linear warm-up then
-cosine, AdamW betas (0.9, 0.999)).
+the same batch size, epochs, peak learning rate, weight decay 0.01, 10% warm-up and precision
+(by default rung's choice for the machine: bf16 on a CPU with bf16 instructions).
+Both pad each batch to its longest input. rung batches inputs of similar length together
+(its TextLoader); the Trainer runs twice: with its default random batches (the headline
+ratio, what a user of the Trainer gets) and with ``group_by_length`` (its own bucketing, a
+second ratio). What else differs is the loop and its recipe details (rung: one-cycle with
+momentum, head bias at the mean score; Trainer: linear warm-up then cosine, AdamW betas
+(0.9, 0.999)).
 
-Prints the training steps per second of each (training phase only), their ratio, and each
-validation Pearson (predictions clipped to the training range for both).
+Prints the training steps per second of each (training phase only), the ratios, each
+validation Pearson (predictions clipped to the training range for all) and the padding each
+spent (padded tokens / real tokens).
 
     .venv/bin/python benchmarks/text_training.py [--rows 2000 --epochs 1 --batch-size 32]
 """
@@ -34,7 +38,7 @@ from rung.metrics import pearson
 from rung.text.data import TextData
 from rung.text.models import resolve_source, text_model
 from rung.text.tokenizer import TextTokenizer
-from rung.text.train import text_learner
+from rung.text.train import text_learner, text_precision
 from rung.utils import seed_everything
 
 PATENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "patents" / "train.csv"
@@ -42,10 +46,12 @@ FIELDS = "TEXT1=context,TEXT2=target,ANC1=anchor"
 
 
 class TrainClock(Callback):
-    """Seconds of the training phases (validation excluded) and of each training step."""
+    """Seconds of the training phases (validation excluded) and of each training step, and
+    the tokens the steps ran (padded and real)."""
 
     def before_fit(self) -> None:
         self.seconds, self.steps, self.step_times = 0.0, 0, []
+        self.padded, self.real = 0, 0
 
     def before_train(self) -> None:
         self.start = time.perf_counter()
@@ -56,20 +62,25 @@ class TrainClock(Callback):
     def after_batch(self) -> None:
         if self.learn.training:
             self.step_times.append(time.perf_counter() - self.step_start)
+            mask = self.learn.xb[1]
+            self.padded, self.real = self.padded + mask.numel(), self.real + int(mask.sum())
 
     def after_train(self) -> None:
         self.seconds += time.perf_counter() - self.start
         self.steps += self.learn.n_iter
 
 
-def _timing(steps: int, seconds: float, step_times: list[float]) -> dict[str, float]:
+def _timing(
+    steps: int, seconds: float, step_times: list[float], padded: int, real: int
+) -> dict[str, float]:
     """Steps/s over the whole training phase, and from the median step (what a burst of load
-    from other processes on a shared machine disturbs least)."""
+    from other processes on a shared machine disturbs least); tokens run per real token."""
     return {
         "steps": steps,
         "seconds": seconds,
         "steps_per_s": steps / seconds,
         "median_steps_per_s": 1 / float(np.median(step_times)),
+        "padding": padded / real,
     }
 
 
@@ -92,7 +103,7 @@ def run_rung(data: TextData, source: str, args: argparse.Namespace) -> dict[str,
     learn.fit_one_cycle(args.epochs, args.lr, pct_start=0.1)
     preds = learn.get_preds()  # the loader's order: longest first
     return {
-        **_timing(clock.steps, clock.seconds, clock.step_times),
+        **_timing(clock.steps, clock.seconds, clock.step_times, clock.padded, clock.real),
         "pearson": pearson(preds["preds"], preds["targets"]),
     }
 
@@ -101,7 +112,11 @@ def _rows(data: TextData, which: np.ndarray) -> list[dict]:
     return [{"input_ids": data.ids[i].tolist(), "labels": float(data.y[i, 0])} for i in which]
 
 
-def run_trainer(data: TextData, source: str, args: argparse.Namespace) -> dict[str, float]:
+def run_trainer(
+    data: TextData, source: str, args: argparse.Namespace, group_by_length: bool
+) -> dict[str, float]:
+    """The Trainer on the same rows; ``group_by_length``: its length-grouped sampler instead
+    of its default random batches."""
     from transformers import (
         AutoModelForSequenceClassification,
         Trainer,
@@ -112,9 +127,12 @@ def run_trainer(data: TextData, source: str, args: argparse.Namespace) -> dict[s
     from rung.text.loader import pad_batch
 
     pad_id = data.tokenizer.pad_id
+    tokens = {"padded": 0, "real": 0}
 
     def collate(items: list[dict]) -> dict[str, torch.Tensor]:
         x, mask = pad_batch([np.asarray(r["input_ids"]) for r in items], pad_id)
+        tokens["padded"] += mask.numel()
+        tokens["real"] += int(mask.sum())
         return {"input_ids": x, "attention_mask": mask,
                 "labels": torch.tensor([r["labels"] for r in items])}  # fmt: skip
 
@@ -146,18 +164,21 @@ def run_trainer(data: TextData, source: str, args: argparse.Namespace) -> dict[s
         "fp16": args.precision == "fp16", "use_cpu": not torch.cuda.is_available(),
     }  # fmt: skip
     if "warmup_ratio" in options:  # transformers 4
-        settings.update(warmup_ratio=0.1, group_by_length=True)
+        settings.update(warmup_ratio=0.1, group_by_length=group_by_length)
     else:  # transformers 5: a float warmup_steps is a ratio
-        settings.update(warmup_steps=0.1, train_sampling_strategy="group_by_length")
+        settings.update(warmup_steps=0.1)
+        if group_by_length:
+            settings.update(train_sampling_strategy="group_by_length")
     trainer = Trainer(
         model=model, args=TrainingArguments(**settings), data_collator=collate,
         train_dataset=_rows(data, data.split.train), callbacks=[Clock()],
     )  # fmt: skip
     trainer.train()
+    trained = dict(tokens)  # the training batches' tokens, before prediction adds its own
     out = trainer.predict(_rows(data, data.split.valid))
     preds = np.clip(out.predictions.reshape(-1), *data.target.y_range)
     return {
-        **_timing(trainer.state.global_step, Clock.seconds, Clock.step_times),
+        **_timing(trainer.state.global_step, Clock.seconds, Clock.step_times, **trained),
         "pearson": float(np.corrcoef(preds, out.label_ids.reshape(-1))[0, 1]),
     }
 
@@ -175,19 +196,23 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--precision", default="no", choices=["no", "bf16", "fp16"])
+    parser.add_argument(
+        "--precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+        help="for both; auto: rung's choice for this machine (text_precision)",
+    )  # fmt: skip
     parser.add_argument("--model", help="model folder or hub name (default: offline MiniLM)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--seeds", type=int, default=1, help="repeat with seeds seed, seed+1...")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    args.precision = text_precision(args.precision)
     source, described = resolve_source(args.model)
     runs = []
     for seed in range(args.seed, args.seed + args.seeds):
         args.seed = seed
         runs.append(run_pair(source, described, args))
     if args.seeds > 1:
-        for name in ("rung", "hf_trainer"):
+        for name in ("rung", "hf_trainer", "hf_trainer_grouped"):
             scores = [r[name]["pearson"] for r in runs]
             speeds = [r[name]["median_steps_per_s"] for r in runs]
             print(f"{name:>10}: Pearson {np.mean(scores):.4f} +- {np.std(scores):.4f}, median "
@@ -204,16 +229,23 @@ def run_pair(source: str, described: str, args: argparse.Namespace) -> dict:
           f"lr {args.lr:g}, precision {args.precision}, seed {args.seed}, torch threads "
           f"{torch.get_num_threads()}")  # fmt: skip
     warm_up(data, source, args.batch_size)
-    results = {"rung": run_rung(data, source, args), "hf_trainer": run_trainer(data, source, args)}
-    rung, hf = results["rung"], results["hf_trainer"]
+    results = {
+        "rung": run_rung(data, source, args),
+        "hf_trainer": run_trainer(data, source, args, group_by_length=False),
+        "hf_trainer_grouped": run_trainer(data, source, args, group_by_length=True),
+    }
     for name, r in results.items():
-        print(f"{name:>10}: {r['steps']} steps in {r['seconds']:.1f} s = {r['steps_per_s']:.3f} "
-              f"steps/s (median step: {r['median_steps_per_s']:.3f}/s); validation Pearson "
-              f"{r['pearson']:.4f}")  # fmt: skip
-    results["ratio"] = rung["steps_per_s"] / hf["steps_per_s"]
-    results["median_ratio"] = rung["median_steps_per_s"] / hf["median_steps_per_s"]
-    print(f"rung / Trainer speed: {results['ratio']:.3f}x (median steps: "
-          f"{results['median_ratio']:.3f}x)")  # fmt: skip
+        print(f"{name:>18}: {r['steps']} steps in {r['seconds']:.1f} s = {r['steps_per_s']:.3f} "
+              f"steps/s (median step: {r['median_steps_per_s']:.3f}/s); {r['padding']:.2f} "
+              f"tokens run per real token; validation Pearson {r['pearson']:.4f}")  # fmt: skip
+    rung = results["rung"]
+    for name, label in (("hf_trainer", "Trainer (random batches, its default)"),
+                        ("hf_trainer_grouped", "Trainer (group_by_length)")):  # fmt: skip
+        hf = results[name]
+        ratio = rung["steps_per_s"] / hf["steps_per_s"]
+        median = rung["median_steps_per_s"] / hf["median_steps_per_s"]
+        results[f"ratio_{name}"], results[f"median_ratio_{name}"] = ratio, median
+        print(f"rung / {label}: {ratio:.3f}x steps/s (median steps: {median:.3f}x)")
     return results
 
 

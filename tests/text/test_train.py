@@ -250,3 +250,21 @@ def test_fine_tune_trains_the_head_first_then_everything(
     n_params = len(list(rung.load(result.model_path).model.parameters()))
     assert seen[0] < seen[1] == n_params  # the head (and the norms) first, then everything
     assert [h["fit"] for h in result.history] == [1, 2, 2]
+
+
+def test_auto_precision_is_bf16_on_a_cpu_with_bf16_instructions(patents, tiny_model_dir, tmp_path):
+    import torch
+
+    from rung.callbacks.setup import cpu_has_bf16
+    from rung.text.train import text_precision
+
+    assert text_precision("no") == "no" and text_precision("fp16") == "fp16"
+    if torch.cuda.is_available():
+        pytest.skip("the GPU rule is the Learner's")
+    assert text_precision() == ("bf16" if cpu_has_bf16() else "auto")
+    result = train_text(
+        patents.head(120), PATENT_FIELDS, "score", epochs=1, batch_size=16,
+        model=str(tiny_model_dir), out=tmp_path, plots=False, progress=False, say=None,
+    )  # fmt: skip
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["hyperparameters"]["mixed_precision"] == ("bf16" if cpu_has_bf16() else "no")
