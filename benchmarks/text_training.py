@@ -215,7 +215,7 @@ def main() -> None:
         for name in ("rung", "hf_trainer", "hf_trainer_grouped"):
             scores = [r[name]["pearson"] for r in runs]
             speeds = [r[name]["median_steps_per_s"] for r in runs]
-            print(f"{name:>10}: Pearson {np.mean(scores):.4f} +- {np.std(scores):.4f}, median "
+            print(f"{name:>18}: Pearson {np.mean(scores):.4f} +- {np.std(scores):.4f}, median "
                   f"steps/s {np.mean(speeds):.3f} over {args.seeds} seeds")  # fmt: skip
     if args.json:
         print(json.dumps(runs))
