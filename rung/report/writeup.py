@@ -205,15 +205,36 @@ def _epoch_table(info: RunInfo) -> tuple[list[str], list[list[str]], set[tuple[i
 
 
 def _leaderboard_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], set]:
+    """Header, cells and the best cells: a best is marked only among rows ``scored_on`` the
+    same rows (out-of-fold scores and a held-out score are not compared)."""
     header = list(rows[0]) if rows else []
     cells = [[_cell(k, r.get(k)) for k in header] for r in rows]
     best_cells = set()
-    for j, name in enumerate(header):
-        if _METRIC_WORDS.search(name) and _numeric(rows, name):
-            best = _best(rows, name)
-            if best is not None:
-                best_cells.add((best[1], j))
+    for same in _scored_on_groups(rows).values():
+        group = [rows[i] for i in same]
+        for j, name in enumerate(header):
+            if _METRIC_WORDS.search(name) and _numeric(group, name):
+                best = _best(group, name)
+                if best is not None:
+                    best_cells.add((same[best[1]], j))
     return header, cells, best_cells
+
+
+def _scored_on_groups(rows: list[dict[str, Any]]) -> dict[Any, list[int]]:
+    """Row indices by their ``scored_on`` value (one group when the column is absent)."""
+    groups: dict[Any, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r.get("scored_on"), []).append(i)
+    return groups
+
+
+def _leaderboard_hint(rows: list[dict[str, Any]]) -> str:
+    if len(_scored_on_groups(rows)) > 1:
+        return (
+            "Each score was computed on the rows its scored_on names; best in bold among "
+            "rows scored on the same rows."
+        )
+    return "Each model on the same validation set; best in bold."
 
 
 def _cell(column: str, v: Any) -> str:
@@ -262,7 +283,7 @@ def _html(
     if leaderboard:
         header, rows, best = _leaderboard_table(leaderboard)
         out.append('<section id="leaderboard"><h2>Leaderboard</h2>')
-        out.append('<p class="hint">Each model on the same validation set; best in bold.</p>')
+        out.append(f'<p class="hint">{e(_leaderboard_hint(leaderboard))}</p>')
         out.append(page.html_table(header, rows, best) + "</section>")
     if info.epochs:
         out.append('<section id="epochs"><h2>Metrics per epoch</h2>')
@@ -330,7 +351,8 @@ def _markdown(
             out += _md_plot(info, plot)
     if leaderboard:
         header, rows, best = _leaderboard_table(leaderboard)
-        out += ["## Leaderboard", "", page.md_table(header, rows, best), ""]
+        out += ["## Leaderboard", "", _leaderboard_hint(leaderboard), "",
+                page.md_table(header, rows, best), ""]  # fmt: skip
     if info.epochs:
         out += ["## Metrics per epoch", ""]
         summary = _summary_rows(info)

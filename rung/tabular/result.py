@@ -41,6 +41,9 @@ class TableRun:
         """The leaderboard as text (every column), what its scores mean, where the model went."""
         shown = self.leaderboard.drop(columns=["description", "scored_on"]).round(4)
         rows = self.leaderboard["scored_on"].iloc[0]
+        for where, models in self.leaderboard.groupby("scored_on", sort=False)["model"]:
+            if where != rows:  # e.g. the chosen ensemble, scored once on the held-out rows
+                rows += f"; {', '.join(map(str, models))} on {where}"
         lines = [
             f"scored on {rows}; target {self.data.target.name!r} ({self.data.task}); "
             f"ci_low/ci_high: 90% bootstrap interval of "

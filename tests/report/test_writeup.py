@@ -167,6 +167,25 @@ def test_leaderboard_csv_becomes_a_table_with_the_best_in_bold(run_folder):
     assert '<td class="num best">0.4100</td>' in html_text
 
 
+def test_the_best_is_marked_only_among_rows_scored_on_the_same_rows(run_folder):
+    # the auto leaderboard: models ranked on out-of-fold predictions, then the chosen
+    # ensemble scored once on the held-out rows: a higher held-out figure beats nothing
+    (run_folder / "leaderboard.csv").write_text(
+        "model,accuracy,scored_on\n"
+        "baseline,0.6162,cv: 5 folds of 712 training rows\n"
+        "hgb,0.8301,cv: 5 folds of 712 training rows\n"
+        "lightgbm,0.8215,cv: 5 folds of 712 training rows\n"
+        "weighted_ensemble,0.8350,cv: 5 folds of 712 training rows\n"
+        "weighted_ensemble (held out),0.8427,valid: 179 rows\n"
+    )
+    written = write_writeup(run_folder)
+    html_text = written["html"].read_text()
+    assert '<td class="num best">0.8350</td>' in html_text
+    assert '<td class="num best">0.8427</td>' not in html_text
+    assert "Each model on the same validation set" not in html_text
+    assert "**0.8427**" not in written["md"].read_text()
+
+
 def test_an_almost_empty_or_damaged_folder_still_gets_a_writeup(tmp_path):
     run = tmp_path / "runs" / "20240131-142501-table"
     run.mkdir(parents=True)

@@ -85,6 +85,7 @@ def test_the_leaderboard_says_its_rows_and_the_choice_is_scored_once(run):
     assert held["model"] == "weighted_ensemble (held out)"
     assert held["scored_on"].startswith("valid: 178 rows, held out, scored once")
     assert held["accuracy"] == run.metrics["accuracy"] and held["cv_std"] > 0
+    assert "; weighted_ensemble (held out) on valid: 178 rows, held out" in run.summary
     assert (cv_rows["cv_std"].drop(cv_rows.index[cv_rows["model"] == "baseline"]) > 0).all()
     assert "the 178 validation rows took no part in any choice" in run.note
     assert "held-out accuracy" in run.note and "from fold to fold" in run.note
