@@ -1,17 +1,27 @@
-"""Small helpers every rung may use: seeding and closest-name suggestions."""
+"""Small helpers every rung may use: seeding, closest-name suggestions, atomic writes, plain
+values, encodings and time budgets."""
 
 from __future__ import annotations
 
 import codecs
 import difflib
+import math
 import os
 import random
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["seed_everything", "closest", "atomic_write", "plain_value", "check_encoding"]
+__all__ = [
+    "seed_everything",
+    "closest",
+    "atomic_write",
+    "plain_value",
+    "check_encoding",
+    "parse_budget",
+]
 
 
 def seed_everything(seed: int) -> None:
@@ -121,3 +131,34 @@ def check_encoding(encoding: str | None) -> str:
             "(e.g. --encoding latin-1)."
         ) from None
     return encoding
+
+
+def parse_budget(text: str | float | int | None) -> float | None:
+    """A time budget in seconds: ``"90s"``, ``"3m"``, ``"1h"``, ``"2m30s"``, a number of
+    seconds, or ``"none"``/None for no budget.
+
+    >>> parse_budget("3m"), parse_budget("2m30s"), parse_budget(45), parse_budget("none")
+    (180.0, 150.0, 45.0, None)
+    >>> parse_budget("soon")
+    Traceback (most recent call last):
+    ...
+    ValueError: budget 'soon' is not a duration; give e.g. --budget 3m, 90s, 1h or none.
+    """
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("none", "off", "")):
+        return None
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        parts = re.fullmatch(
+            r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*",
+            str(text),
+        )
+        if parts is None or not any(parts.groups()):
+            raise ValueError(
+                f"budget {text!r} is not a duration; give e.g. --budget 3m, 90s, 1h or none."
+            )
+        h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+        seconds = 3600 * h + 60 * m + s
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"budget must be more than 0 seconds, e.g. --budget 3m; got {text!r}.")
+    return seconds

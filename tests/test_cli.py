@@ -214,3 +214,11 @@ def test_predict_a_latin1_csv_with_a_table_model(shared_data, tmp_path):
     got = pd.read_csv(out)
     expected = rung_pkg.load(run.model_path).predict(rows)
     assert got["Survived"].tolist() == expected["Survived"].tolist() and len(got) == 5
+
+
+def test_a_table_budget_that_is_not_a_duration_is_one_line_before_reading(titanic_dir, tmp_path):
+    out = rung("train", "table", str(titanic_dir / "train.csv"), "--target", "Survived",
+               "--budget", "soon", "--out", str(tmp_path))  # fmt: skip
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "budget 'soon' is not a duration; give e.g. --budget 3m" in out.stderr
+    assert not any(tmp_path.iterdir())  # no run folder

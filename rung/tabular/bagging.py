@@ -123,11 +123,14 @@ def fit_cv(
     fitter: Callable[[TabularData], FittedModel],
     data: TabularData,
     folds: Folds,
-) -> FittedModel:
+    keep: Callable[[float, int], bool] | None = None,
+) -> FittedModel | None:
     """``fitter`` on each fold (``TabularData.refold``: it fits on the other folds and predicts
     the held-out one), the ``k`` models averaged into one ``"tabular_ensemble"`` module and
     scored on the validation rows; ``oof_preds`` gathers each fold's predictions.
-    ``extras["members"]`` holds the fold fits."""
+    ``extras["members"]`` holds the fold fits. ``keep(first fold's seconds, folds left)``,
+    asked after the first fold (a time budget's :meth:`~rung.tabular.budget.TableBudget.keeps`):
+    False stops there and returns None."""
     start = time.perf_counter()
     n_train = len(data.split.train)
     oof = np.zeros((n_train, data.target.n_out)) if data.task == "classification" else None
@@ -137,6 +140,9 @@ def fit_cv(
         member = fitter(data.refold(fit_rows, held))
         oof[held] = member.valid_preds
         members.append(member)
+        if len(members) == 1 and keep is not None:
+            if not keep(time.perf_counter() - start, len(folds) - 1):
+                return None
     module = ensemble_of([m.module for m in members], task=data.task)
     what = f"{members[0].description}; {len(folds)} fold models averaged"
     fit = finish_fit(name, module, data, what, start, members=members)

@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from rung.commands import add_common_flags, emit
+from rung.commands import CommandError, add_common_flags, emit
 
 __all__ = ["add_commands", "interpret"]
 
@@ -38,6 +38,11 @@ def add_commands(commands: argparse._SubParsersAction, train: argparse._SubParse
     p.add_argument(
         "--export", default="best", help="which model to export: best (default) or a model name"
     )
+    p.add_argument(
+        "--budget", default="auto",
+        help="time for the run: auto (5 minutes), e.g. 10m, 90s, or none; it cuts folds, "
+        "models and the net's epochs to fit, and the writeup says what it cut",
+    )  # fmt: skip
     p.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction (seeded)")
     p.add_argument("--seed", type=int, default=42, help="random seed (split and training)")
     p.add_argument(
@@ -60,9 +65,18 @@ def train_table(args: argparse.Namespace) -> None:
         args.csv, args.target, models=args.models if args.models is not None else "auto",
         folds=args.folds, valid_pct=args.valid_pct, seed=args.seed, out=args.out, features=args.features,
         export=args.export, progress=not args.json, encoding=args.encoding, sep=args.sep,
-        data_options={"task": args.task} if args.task else None,
+        data_options={"task": args.task} if args.task else None, budget=_budget(args.budget),
     )  # fmt: skip
     emit(args, result.to_dict(), result.summary)
+
+
+def _budget(text: str) -> str | float | None:
+    from rung.tabular.budget import resolve_budget
+
+    try:
+        return resolve_budget(text)
+    except ValueError as e:
+        raise CommandError(str(e)) from e
 
 
 def interpret(run: Path, args: argparse.Namespace) -> tuple[dict[str, Any], str]:

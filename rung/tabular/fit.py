@@ -184,17 +184,22 @@ def fit_nn(
     progress: bool = False,
     path: str | Path | None = None,
     name: str = "nn",
+    seconds_for_epochs: float | None = None,
 ) -> FittedModel:
     """Train the tabular net (``"tabular"``) with the Learner and ``fit_one_cycle``.
 
     ``layers``/``epochs``/``batch_size`` default by table size (:func:`net_settings`); ``lr``
-    defaults to ``lr_find``'s recommendation (``LRFindResult.recommended``), its plot saved as ``path/lr_find.png`` when
-    ``path`` is given. Codes never seen in training (0) get the average embedding of their
-    column, so an unseen category reads as a typical one. ``extras``: ``learner``, ``lr``,
-    ``lr_find`` (the finder's result or None), ``layers``, ``epochs``, ``batch_size``.
+    defaults to ``lr_find``'s recommendation (``LRFindResult.recommended``), its plot saved as
+    ``path/lr_find.png`` when ``path`` is given. ``seconds_for_epochs`` (a time budget's share):
+    the LR finder's seconds per batch say how many of the epochs fit in it
+    (:func:`~rung.tabular.budget.epochs_that_fit`; only when ``lr_find`` runs). Codes never
+    seen in training (0) get the average embedding of their column, so an unseen category
+    reads as a typical one. ``extras``: ``learner``, ``lr``, ``lr_find`` (the finder's result
+    or None), ``layers``, ``epochs`` (those trained), ``batch_size``.
     """
     from rung.learner import Learner
     from rung.metrics import accuracy, rmse
+    from rung.tabular.budget import epochs_that_fit
     from rung.utils import seed_everything
 
     start = time.perf_counter()
@@ -225,8 +230,14 @@ def fit_nn(
     learn = Learner(model, dls, metrics=[metric], wd=wd, progress=progress, path=path or ".")
     finder = None
     if lr is None:
-        finder = learn.lr_find(plot_path="lr_find.png" if path is not None else None)
+        found_at = time.perf_counter()
+        finder = learn.lr_find(plot_path=None)
+        per_batch = (time.perf_counter() - found_at) / max(1, len(finder.lrs))
+        if path is not None:  # the plot after the clock: it is not the sweep's time
+            finder.save_plot(Path(path) / "lr_find.png")
         lr = finder.recommended
+        if seconds_for_epochs is not None and len(finder.lrs):
+            epochs = epochs_that_fit(epochs, seconds_for_epochs, per_batch, len(dls.train))
     learn.fit_one_cycle(epochs, lr)
     model = learn.accelerator.unwrap_model(learn.model).cpu().eval()
     _average_unknown_codes(model)

@@ -50,11 +50,19 @@ from rung.tabular.bagging import (
     smear,
 )
 from rung.tabular.boosting import fit_lightgbm
+from rung.tabular.budget import TableBudget, resolve_budget
 from rung.tabular.classic import fit_boosting, fit_forest, fit_linear
 from rung.tabular.csvfile import read_csv
 from rung.tabular.data import TabularData
 from rung.tabular.features import get_features
-from rung.tabular.fit import FittedModel, baseline, blend, fit_nn, fit_nn_ensemble
+from rung.tabular.fit import (
+    FittedModel,
+    baseline,
+    blend,
+    fit_nn,
+    fit_nn_ensemble,
+    net_settings,
+)
 from rung.tabular.leaderboard import (
     cv_note,
     held_out_row,
@@ -105,6 +113,7 @@ def train_table(
     encoding: str | None = None,
     sep: str | None = None,
     data_options: dict[str, Any] | None = None,
+    budget: str | float | None = "auto",
 ) -> TableRun:
     """Train the requested models on a table and write a run folder (see the module docstring).
 
@@ -126,6 +135,9 @@ def train_table(
             file keeps them to read test CSVs the same way.
         data_options: more arguments for :meth:`TabularData.from_df` (``cat_names``, ``drop``,
             ``valid_col``, ``time_col``, ``task``, ...).
+        budget: the run's time (``"auto"``: 5 minutes; ``"10m"``, ``"90s"``, seconds, or
+            None for none): it cuts folds, models and the net's epochs to fit, and the note
+            says what it cut (:mod:`rung.tabular.budget`).
 
     >>> import pandas as pd, tempfile
     >>> df = pd.DataFrame({"x": [float(i % 7) for i in range(60)], "c": list("abc") * 20})
@@ -139,6 +151,7 @@ def train_table(
     ('weighted_ensemble', 'weighted_ensemble (held out)')
     """
     start = time.perf_counter()
+    clock = TableBudget(resolve_budget(budget))  # a bad budget fails here, before any reading
     net = {"layers": layers, "epochs": epochs, "lr": lr, "batch_size": batch_size}
     forest = {"n_estimators": n_estimators, "min_samples_leaf": min_samples_leaf}
     settings = {
@@ -146,7 +159,8 @@ def train_table(
         "valid_pct": valid_pct, "seed": seed,
         "features": features, "export": export, "net": net, "n_seeds": n_seeds,
         "forest": forest, "csv": {"encoding": encoding, "sep": sep},
-        "data_options": dict(data_options or {}),
+        "data_options": dict(data_options or {}), "folds_given": folds,
+        "budget": clock.seconds, "budget_cut": clock.notes,  # the list the budget fills
     }  # fmt: skip
     check_settings(settings)  # before reading anything: a bad setting fails in a second
 
@@ -154,8 +168,9 @@ def train_table(
     stem = "table" if isinstance(source, pd.DataFrame) else Path(source).stem
     run_dir = new_run_dir(out, name or f"{stem}-{data.target.name}")
     _log(progress, data.summary())
-    fits = fit_models(data, settings, path=run_dir, progress=progress)
+    fits = fit_models(data, settings, path=run_dir, progress=progress, budget=clock)
     board, exported, note = rank_models(fits, data, settings)
+    note += "\n" + clock.describe()
     board.to_csv(run_dir / "leaderboard.csv", index=False)
     plots = write_net_history(fits, run_dir)
     if explain:
@@ -204,6 +219,7 @@ def fit_models(
     settings: dict[str, Any],
     path: str | Path | None = None,
     progress: bool = False,
+    budget: TableBudget | None = None,
 ) -> dict[str, FittedModel]:
     """The baseline, then each model of ``settings["models"]`` in order, on the same rows.
 
@@ -211,14 +227,25 @@ def fit_models(
     rows; k: cross-validate each model on k folds of them, then add the weighted ensemble,
     :mod:`rung.tabular.bagging`), ``seed``, ``net`` (:func:`fit_nn`'s layers, epochs, lr,
     batch_size), ``n_seeds``, ``forest`` (n_estimators, min_samples_leaf). The net's
-    ``lr_find`` plot goes to ``path``."""
+    ``lr_find`` plot goes to ``path``. ``budget``: the run's time rules
+    (:class:`~rung.tabular.budget.TableBudget`: default folds, models left out, the net's
+    epochs); ``settings["folds"]`` is set to the folds used."""
+    budget = budget if budget is not None else TableBudget(None)
     seed, n_folds = settings.get("seed", 42), settings.get("folds", 0)
+    if n_folds and settings.get("folds_given") is None:  # the default folds: the budget's
+        n_folds = settings["folds"] = budget.folds(len(data.split.train), None)
     net, forest = dict(settings.get("net") or {}), dict(settings.get("forest") or {})
     folds = kfold(data, n_folds, seed) if n_folds else None
 
     def nn(fold: TabularData) -> FittedModel:  # lr_find once, on the first fold (or the data)
-        fit = fit_nn(fold, seed=seed, **{**net, "path": None if net.get("lr") else path})
+        first = not net.get("lr")
+        share = budget.net_seconds_per_fold(n_folds) if first and not net.get("epochs") else None
+        fit = fit_nn(fold, seed=seed, seconds_for_epochs=share,
+                     **{**net, "path": path if first else None})  # fmt: skip
         net["lr"] = fit.extras["lr"]
+        if share is not None:  # every fold trains what the first could fit
+            budget.net_epochs(net_settings(len(fold.split.train)).epochs, fit.extras["epochs"])
+            net["epochs"] = fit.extras["epochs"]
         return fit
 
     fitters = {
@@ -242,7 +269,16 @@ def fit_models(
         elif name == "rf":  # out-of-bag predictions are out-of-fold: one fit is enough
             fits[name] = forest_cv(fitters[name](data), data, folds)
         else:
-            fits[name] = fit_cv(name, fitters[name], data, folds)
+            first = len(fits) == 1  # only the baseline so far: always kept
+
+            def keep(seconds: float, left: int, name: str = name, first: bool = first) -> bool:
+                return budget.keeps(name, seconds, left, first=first)
+
+            fitted = fit_cv(name, fitters[name], data, folds, keep=keep)
+            if fitted is None:
+                _log(progress, f"  {budget.notes[-1]}")
+                continue
+            fits[name] = fitted
         _log(progress, f"  {name}: {fits[name].metrics} ({fits[name].seconds:.1f}s)")
     if folds:
         trained = {n: f for n, f in fits.items() if n != "baseline"}
@@ -377,6 +413,7 @@ def write_run(
         "forest": settings["forest"],
         "csv": settings["csv"],
         "data_options": settings["data_options"],
+        "budget": {"seconds": settings.get("budget"), "cut": list(settings.get("budget_cut", []))},
         "data": data_config,
         "seconds": seconds,
         # what the writeup and the runs index read

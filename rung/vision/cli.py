@@ -109,7 +109,7 @@ def train_images(args: argparse.Namespace) -> None:
 
 
 def _budget(text: str) -> str | float | None:
-    from rung.vision.plan import parse_budget
+    from rung.utils import parse_budget
 
     if text == "auto":
         return "auto"

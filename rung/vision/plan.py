@@ -24,15 +24,12 @@ budget, the plan gives up, in order: the final size (down to 160, then 128 px), 
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 
 __all__ = [
     "TrainingPlan",
     "plan_training",
     "progressive_sizes",
-    "parse_budget",
     "default_budget",
     "TRAIN_STEP_FACTOR",
     "REPORT_SECONDS",
@@ -178,37 +175,6 @@ def _reason(
     if kept:
         return line + f", within the {budget:.0f} s budget"
     return line + f": cut from {wanted} epochs at {size} px to fit the {budget:.0f} s budget"
-
-
-def parse_budget(text: str | float | int | None) -> float | None:
-    """A time budget in seconds: ``"90s"``, ``"3m"``, ``"1h"``, ``"2m30s"``, a number of
-    seconds, or ``"none"``/None for no budget.
-
-    >>> parse_budget("3m"), parse_budget("2m30s"), parse_budget(45), parse_budget("none")
-    (180.0, 150.0, 45.0, None)
-    >>> parse_budget("soon")
-    Traceback (most recent call last):
-    ...
-    ValueError: budget 'soon' is not a duration; give e.g. --budget 3m, 90s, 1h or none.
-    """
-    if text is None or (isinstance(text, str) and text.strip().lower() in ("none", "off", "")):
-        return None
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        parts = re.fullmatch(
-            r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*",
-            str(text),
-        )
-        if parts is None or not any(parts.groups()):
-            raise ValueError(
-                f"budget {text!r} is not a duration; give e.g. --budget 3m, 90s, 1h or none."
-            )
-        h, m, s = (float(g) if g else 0.0 for g in parts.groups())
-        seconds = 3600 * h + 60 * m + s
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"budget must be more than 0 seconds, e.g. --budget 3m; got {text!r}.")
-    return seconds
 
 
 def default_budget(device_type: str) -> float:

@@ -273,9 +273,9 @@ def train_images(
     >>> result.metrics["accuracy"], result.model_path  # doctest: +SKIP
     (0.98, PosixPath('runs/20250101-120000-birds/model.rung'))
     """
+    from rung.utils import parse_budget
     from rung.vision.data import ImageDataLoaders
     from rung.vision.models import DEFAULT_ARCH, check_arch, resolve_pretrained
-    from rung.vision.plan import parse_budget
 
     phases = Phases()
     say = _sayer(say, progress)

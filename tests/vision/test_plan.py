@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rung.utils import parse_budget
 from rung.vision.plan import (
     REPORT_SECONDS,
     estimate_seconds,
-    parse_budget,
     plan_training,
     progressive_sizes,
 )
