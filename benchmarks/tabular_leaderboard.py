@@ -4,7 +4,8 @@ For each table, the rows are cut into ``--folds`` outer folds (seeded); each fol
 validation set, and on the same training rows we fit
 
 - ``rung``: ``train_table(df, target)`` with no options (its default: linear, nn, rf, gbm and
-  lgbm cross-validated on the training rows, their weighted ensemble exported), scored by
+  lgbm cross-validated on the training rows, their weighted ensemble exported, within the
+  default 5-minute budget; the summary says what the budget cut, if anything), scored by
   loading the exported model file and predicting the validation rows (for a log-scale target
   the figures without the smearing factor are kept too, as ``rmse_median``);
 - ``hgb``: scikit-learn's ``HistGradientBoosting`` with its defaults;
@@ -133,7 +134,8 @@ def rung_default(df: pd.DataFrame, target: str, task: str, train, valid, out: Pa
         result = scores(task, y, predictor.predict(rows)[target].to_numpy())
     per_model = run.leaderboard.set_index("model")["seconds"].to_dict()
     weights = run.fits[run.exported].extras.get("weights", {})
-    extra = {"seconds": seconds, "model_seconds": per_model, "weights": weights}
+    cut = json.loads((run.run_dir / "config.json").read_text())["budget"]["cut"]
+    extra = {"seconds": seconds, "model_seconds": per_model, "weights": weights, "cut": cut}
     if task == "regression" and run.data.target.log:  # without the smearing factor: medians
         median = scores(task, y, np.expm1(run.fits[run.exported].valid_preds))
         extra |= {f"{k}_median": v for k, v in median.items()}
@@ -179,6 +181,8 @@ def summary(result: dict) -> str:
             lines.append(
                 f"  {'':9s} (without the smearing factor: rmse {v.mean():.4f} +/- {v.std():.4f})"
             )
+    cuts = sorted({c for f in folds for c in f["rung"].get("cut", [])})
+    lines.append(f"  rung's time budget cut: {'; '.join(cuts) if cuts else 'nothing'}")
     for base in ("hgb", "lgbm", "hgb_cols", "lgbm_cols"):
         cells = []
         for m in metrics:

@@ -41,6 +41,7 @@ __all__ = [
     "text_model",
     "resolve_source",
     "max_positions",
+    "dropout_keys",
     "DEFAULT_MODEL",
     "OFFLINE_PACKAGE",
 ]
@@ -169,26 +170,54 @@ def max_positions(source: str | os.PathLike) -> int | None:
 
 
 def text_model(
-    source: str | os.PathLike, n_out: int, y_range: tuple[float, float] | None = None
+    source: str | os.PathLike,
+    n_out: int,
+    y_range: tuple[float, float] | None = None,
+    dropout: float | None = None,
 ) -> TextModel:
     """The pretrained model at ``source`` (a folder or hub name) with a fresh head of ``n_out``
-    outputs, built through the registry so a model file can rebuild it.
+    outputs, built through the registry so a model file can rebuild it. ``dropout``: every
+    dropout probability of the config (:func:`dropout_keys`) set to it; None keeps the
+    checkpoint's.
 
     >>> from rung.models.registry import model_spec
-    >>> model = text_model(resolve_source()[0], n_out=1, y_range=(0.0, 1.0))
+    >>> model = text_model(resolve_source()[0], n_out=1, y_range=(0.0, 1.0), dropout=0.0)
     >>> model.model.classifier.out_features, model.y_range, model_spec(model)["name"]
     (1, (0.0, 1.0), 'hf_text')
+    >>> {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+    {0.0}
     """
     from transformers import AutoConfig
 
     with _quiet_transformers():
         hf_config = AutoConfig.from_pretrained(str(source)).to_dict()
     hf_config = {k: v for k, v in hf_config.items() if k not in _NOT_ARCHITECTURE}
+    if dropout is not None:
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}; e.g. dropout=0.1.")
+        hf_config |= dict.fromkeys(dropout_keys(hf_config), float(dropout))
     return build_model(
         "hf_text", hf_config=hf_config, n_out=n_out,
         y_range=None if y_range is None else [float(y_range[0]), float(y_range[1])],
         pretrained=str(source),
     )  # fmt: skip
+
+
+def dropout_keys(hf_config: dict[str, Any]) -> list[str]:
+    """The keys of a Hugging Face config that are dropout probabilities: a number under a name
+    holding ``dropout`` (``hidden_dropout_prob``, ``attention_dropout``, ...) or ending in
+    ``pdrop`` (GPT-2's ``resid_pdrop``). A None value (BERT's ``classifier_dropout``: "use
+    ``hidden_dropout_prob``") is not one.
+
+    >>> dropout_keys({"hidden_dropout_prob": 0.1, "classifier_dropout": None, "attn_pdrop": 0.1,
+    ...               "hidden_size": 384, "use_dropout": True})
+    ['hidden_dropout_prob', 'attn_pdrop']
+    """
+    return [
+        k for k, v in hf_config.items()
+        if ("dropout" in k or k.endswith("pdrop"))
+        and isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]  # fmt: skip
 
 
 def _no_init_weights() -> contextlib.AbstractContextManager:

@@ -86,3 +86,14 @@ def test_the_default_model_is_the_offline_package():
     with pytest.raises(FileNotFoundError, match="no model folder at './nowhere'"):
         resolve_source("./nowhere")
     assert resolve_source("org/model")[0] == "org/model"  # a hub name, fetched when built
+
+
+def test_dropout_is_set_in_the_config_so_the_model_file_rebuilds_it(tiny_model_dir):
+    model = text_model(tiny_model_dir, n_out=1, dropout=0.0)
+    assert {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} == {0.0}
+    rebuilt = rebuild_model(json.loads(json.dumps(model_spec(model))))
+    assert {m.p for m in rebuilt.modules() if isinstance(m, torch.nn.Dropout)} == {0.0}
+    kept = text_model(tiny_model_dir, n_out=1)
+    assert {m.p for m in kept.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.5"):
+        text_model(tiny_model_dir, n_out=1, dropout=1.5)

@@ -127,6 +127,24 @@ def test_the_best_epoch_is_kept_and_reported(patents, tiny_model_dir, tmp_path):
     assert f"kept epoch {result.best_epoch} of 3" in result.summary()
 
 
+def test_a_score_trains_without_dropout_and_classes_with_the_checkpoints(
+    patents, tiny_model_dir, tmp_path
+):
+    rows = patents.sample(n=200, random_state=3)
+    score = _tiny(rows, tiny_model_dir, tmp_path / "score")
+    rows["related"] = np.where(rows.score >= 0.5, "yes", "no")
+    classes = _tiny(rows, tiny_model_dir, tmp_path / "classes", target="related")
+
+    def dropout(result):
+        hf = read_model_config(result.model_path)["model"]["kwargs"]["hf_config"]
+        return hf["hidden_dropout_prob"], hf["attention_probs_dropout_prob"]
+
+    assert dropout(score) == (0.0, 0.0)
+    assert dropout(classes) == (0.1, 0.1)  # the checkpoint's
+    config = json.loads((score.run_dir / "config.json").read_text())
+    assert config["hyperparameters"]["dropout"] == 0.0
+
+
 def test_classification_end_to_end(patents, tiny_model_dir, tmp_path):
     rows = patents.sample(n=300, random_state=2)
     rows["related"] = np.where(rows.score >= 0.5, "yes", "no")
