@@ -3,7 +3,9 @@ that fit in it.
 
 ``train_table(..., budget="auto")`` (``rung train table --budget 5m``) gives a run
 :data:`DEFAULT_BUDGET` seconds, 5 minutes. Three quarters of it are for fitting the models
-(:data:`FIT_SHARE`); the rest is kept for the ensemble, the plots, the export and the writeup.
+(:data:`FIT_SHARE`); the rest is kept for the ensemble, the plots, the export and the writeup,
+which the budget does not cut (the plots are bounded by their row samples instead: about 50 s
+for a 10,000-row table on a 2-core CPU, so a budget under a minute or two is overrun).
 The rules, each a measurement or a count, never a guess about one dataset:
 
 - **Folds**: 5 (:data:`~rung.tabular.settings.AUTO_FOLDS`); 3 when the budget is under 2
