@@ -15,6 +15,7 @@ rung's apps train at ``.recommended``: slide, kept between valley and ten times 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,7 +85,9 @@ SUGGESTERS = {"valley": valley, "slide": slide, "minimum": minimum, "steep": ste
 
 @dataclass
 class LRFindResult:
-    """What :func:`lr_find` found: the sweep, the suggestions and the plot's path.
+    """What :func:`lr_find` found: the sweep, the suggestions, the plot's path, and the
+    ``n_batches`` the sweep ran in ``seconds`` of wall time (not the plot's): the trimmed
+    ``lrs``/``losses`` it suggests from are fewer.
 
     Each suggestion is an attribute (``.valley``, ``.slide``, ``.minimum``, ``.steep``) and
     an entry of ``suggestions``; ``.recommended`` is the one rung's apps use, ``.suggested``
@@ -95,6 +98,8 @@ class LRFindResult:
     losses: np.ndarray
     suggestions: dict[str, float] = field(default_factory=dict)
     plot: Path | None = None
+    seconds: float = 0.0
+    n_batches: int = 0
 
     @property
     def valley(self) -> float:
@@ -231,12 +236,14 @@ def lr_find(
     progress = getattr(learn, "progress_callback", None)
     if progress is not None:
         learn.remove_cb(progress)
+    started = time.perf_counter()
     try:
         with restored(learn):  # the sweep is not training: weights, optimiser, history go back
             learn.fit(n_epoch, cbs=[finder])
     finally:
         if progress is not None:
             learn.add_cb(progress)
+    seconds = time.perf_counter() - started
     lrs, losses = np.array(finder.lrs[: len(finder.losses)]), np.array(finder.losses)
     # Suggest from the middle of the sweep: the first tenth is the smoothing warming up, the
     # last few points are where the loss exploded.
@@ -247,7 +254,8 @@ def lr_find(
             f"lr_find ran only {len(losses)} batches before the loss diverged; lower start_lr "
             f"(now {start_lr:g}) or check the data and loss."
         )
-    result = LRFindResult(lrs, losses, {name: fn(lrs, losses) for name, fn in SUGGESTERS.items()})
+    suggestions = {name: fn(lrs, losses) for name, fn in SUGGESTERS.items()}
+    result = LRFindResult(lrs, losses, suggestions, seconds=seconds, n_batches=len(finder.losses))
     if plot_path is not None:
         path = output_path(learn.path, plot_path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -230,13 +230,10 @@ def fit_nn(
     learn = Learner(model, dls, metrics=[metric], wd=wd, progress=progress, path=path or ".")
     finder = None
     if lr is None:
-        found_at = time.perf_counter()
-        finder = learn.lr_find(plot_path=None)
-        per_batch = (time.perf_counter() - found_at) / max(1, len(finder.lrs))
-        if path is not None:  # the plot after the clock: it is not the sweep's time
-            finder.save_plot(Path(path) / "lr_find.png")
+        finder = learn.lr_find(plot_path="lr_find.png" if path is not None else None)
         lr = finder.recommended
-        if seconds_for_epochs is not None and len(finder.lrs):
+        if seconds_for_epochs is not None and finder.n_batches:
+            per_batch = finder.seconds / finder.n_batches
             epochs = epochs_that_fit(epochs, seconds_for_epochs, per_batch, len(dls.train))
     learn.fit_one_cycle(epochs, lr)
     model = learn.accelerator.unwrap_model(learn.model).cpu().eval()

@@ -67,6 +67,8 @@ def test_lr_find_suggests_within_10x_of_a_known_good_lr_and_restores_weights(tmp
     assert result.plot == tmp_path / "lr_find.png" and result.plot.stat().st_size > 5000
     # it stopped when the loss exploded, well before the sweep's end (10)
     assert result.lrs[-1] < 10
+    # the sweep's own batches and time (what a time budget reads), more than the trimmed lrs
+    assert len(result.lrs) < result.n_batches <= 100 and result.seconds > 0
     # training afterwards starts from the restored weights and works
     learn.fit(1, result.suggested)
     assert learn.recorder.values[-1]["valid_loss"] < 0.5
