@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from rung.commands import CommandError, add_common_flags, emit
+from rung.commands import add_common_flags, emit
 
 __all__ = ["add_commands", "interpret"]
 
@@ -65,18 +65,9 @@ def train_table(args: argparse.Namespace) -> None:
         args.csv, args.target, models=args.models if args.models is not None else "auto",
         folds=args.folds, valid_pct=args.valid_pct, seed=args.seed, out=args.out, features=args.features,
         export=args.export, progress=not args.json, encoding=args.encoding, sep=args.sep,
-        data_options={"task": args.task} if args.task else None, budget=_budget(args.budget),
+        data_options={"task": args.task} if args.task else None, budget=args.budget,
     )  # fmt: skip
     emit(args, result.to_dict(), result.summary)
-
-
-def _budget(text: str) -> str | float | None:
-    from rung.tabular.budget import resolve_budget
-
-    try:
-        return resolve_budget(text)
-    except ValueError as e:
-        raise CommandError(str(e)) from e
 
 
 def interpret(run: Path, args: argparse.Namespace) -> tuple[dict[str, Any], str]:

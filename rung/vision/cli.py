@@ -103,20 +103,9 @@ def train_images(args: argparse.Namespace) -> None:
         args.folder, arch=args.arch, size=args.size, epochs=args.epochs, lr=args.lr,
         valid_pct=args.valid_pct, seed=args.seed, resize=args.resize,
         batch_size=args.batch_size, out=args.out, progress=not args.json,
-        budget=_budget(args.budget), progressive=not args.no_progressive,
+        budget=args.budget, progressive=not args.no_progressive,
     )  # fmt: skip
     emit(args, result.to_dict(), result.summary())
-
-
-def _budget(text: str) -> str | float | None:
-    from rung.utils import parse_budget
-
-    if text == "auto":
-        return "auto"
-    try:
-        return parse_budget(text)
-    except ValueError as e:
-        raise CommandError(str(e)) from e
 
 
 def search(args: argparse.Namespace) -> None:
