@@ -9,8 +9,10 @@ Both pad each batch to its longest input. rung batches inputs of similar length 
 (its TextLoader); the Trainer runs twice: with its default random batches (the headline
 ratio, what a user of the Trainer gets) and with ``group_by_length`` (its own bucketing, a
 second ratio). What else differs is the loop and its recipe details (rung: one-cycle with
-momentum, head bias at the mean score, no dropout for a score (``task_dropout``); Trainer:
-linear warm-up then cosine, AdamW betas (0.9, 0.999), the checkpoint's dropout 0.1).
+momentum, head bias at the mean score, no dropout for a score (``task_dropout``), attention in
+float32 on a CPU under bf16 (``cpu_float32_attention``: torch's bf16 flash-attention backward
+is the slow one there); Trainer: linear warm-up then cosine, AdamW betas (0.9, 0.999), the
+checkpoint's dropout 0.1, the checkpoint's ``sdpa`` attention).
 
 Prints the training steps per second of each (training phase only), the ratios, each
 validation Pearson (predictions clipped to the training range for all) and the padding each
@@ -218,6 +220,10 @@ def main() -> None:
             speeds = [r[name]["median_steps_per_s"] for r in runs]
             print(f"{name:>18}: Pearson {np.mean(scores):.4f} +- {np.std(scores):.4f}, median "
                   f"steps/s {np.mean(speeds):.3f} over {args.seeds} seeds")  # fmt: skip
+        for name in ("hf_trainer", "hf_trainer_grouped"):
+            ratios = [r[f"ratio_{name}"] for r in runs]
+            print(f"rung / {name}: {np.mean(ratios):.3f}x +- {np.std(ratios):.3f} steps/s (lowest "
+                  f"{min(ratios):.3f}x) over {args.seeds} seeds")  # fmt: skip
     if args.json:
         print(json.dumps(runs))
 

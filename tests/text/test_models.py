@@ -10,7 +10,7 @@ import torch
 
 from rung.models.registry import build_model, model_spec, rebuild_model
 from rung.param_groups import freeze_to
-from rung.text.models import resolve_source, text_model
+from rung.text.models import CPU_ATTENTION, cpu_float32_attention, resolve_source, text_model
 
 TINY = {
     "model_type": "bert", "vocab_size": 200, "hidden_size": 16, "num_hidden_layers": 2,
@@ -97,3 +97,32 @@ def test_dropout_is_set_in_the_config_so_the_model_file_rebuilds_it(tiny_model_d
     assert {m.p for m in kept.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.5"):
         text_model(tiny_model_dir, n_out=1, dropout=1.5)
+
+
+def test_attention_on_a_cpu_runs_in_float32_when_autocast_gives_it_bf16():
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 24, 32, dtype=torch.bfloat16, requires_grad=True) for _ in "qkv")
+    module = torch.nn.Module()
+    out, _ = cpu_float32_attention(module, q, k, v, None, is_causal=False)
+    float32, _ = sdpa_attention_forward(module, q.float(), k.float(), v.float(), None,
+                                        is_causal=False)  # fmt: skip
+    bf16, _ = sdpa_attention_forward(module, q, k, v, None, is_causal=False)
+    assert out.dtype == torch.bfloat16 and torch.equal(out, float32.to(torch.bfloat16))
+    assert not torch.equal(out, bf16)  # the two paths differ, so the check above can fail
+    out.float().sum().backward()  # and it trains
+    assert q.grad is not None and q.grad.dtype == torch.bfloat16
+    fp32 = q.detach().float()
+    assert torch.equal(
+        cpu_float32_attention(module, fp32, fp32, fp32, None, is_causal=False)[0],
+        sdpa_attention_forward(module, fp32, fp32, fp32, None, is_causal=False)[0],
+    )
+
+
+def test_text_models_and_their_rebuilds_use_it(tiny_model_dir):
+    """(test_padding_does_not_change_a_row checks its masks: without them padding is attended.)"""
+    model = text_model(tiny_model_dir, n_out=1)
+    rebuilt = rebuild_model(json.loads(json.dumps(model_spec(model))))
+    assert model.model.config._attn_implementation == CPU_ATTENTION
+    assert rebuilt.model.config._attn_implementation == CPU_ATTENTION
